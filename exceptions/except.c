@@ -1,0 +1,496 @@
+/*
+ * except.c - try, throw and the unwinder.
+ *
+ * A try statement is a loop over stages: COLLECT (the catch and finally
+ * macros register their types and whether there is a finally; no block
+ * runs), BODY (after _setjmp), then CATCH or FINALLY when an exception
+ * arrives, then DONE.  Its frame sits on the thread's frame stack with the
+ * heap frames, so a throw can decide, without jumping, which try will catch:
+ *
+ *  1. Build the exception on a heap of its own (exception_nomem uses a
+ *     per-thread preallocated object and needs no memory).
+ *  2. Walk the frames from the top for a try in its BODY stage that lists a
+ *     matching type.  None (or a destructor barrier first): the uncaught
+ *     handler runs right there, and abort() follows.
+ *  3. Pop frames from the top (sub heaps freed, switches restored,
+ *     transactions aborted) down to the first try that catches or has a
+ *     finally to run, attach the exception to the heap current when that
+ *     try was entered (when it catches), and _longjmp into it.
+ *
+ * A finally that ran for a passing exception continues the propagation from
+ * the try's parent frame when it ends (txc__try_next).
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+TXC_API const txc_exception_type_t txc_exception_any[1] = {{"exception_any", NULL}};
+TXC_API const txc_exception_type_t txc_exception_arg[1] = {{"exception_arg", txc_exception_any}};
+TXC_API const txc_exception_type_t txc_exception_io[1] = {{"exception_io", txc_exception_any}};
+TXC_API const txc_exception_type_t txc_exception_nomem[1] = {{"exception_nomem", txc_exception_any}};
+TXC_API const txc_exception_type_t txc_exception_fatal[1] = {{"exception_fatal", NULL}};
+
+/* The preallocated exception_nomem of a thread: a header so that it looks
+ * like an allocation to the pointer checks, then the object. */
+struct nomem_block {
+    struct txc__hdr hdr;
+    struct exc_full x;
+    char msg[256];
+};
+
+void exc_thread_init(void)
+{
+    struct nomem_block* b = calloc(1, sizeof *b);
+    if (!b) {
+        fputs("txc: no memory for a thread's exception_nomem\n", stderr);
+        abort();
+    }
+    b->hdr.tag = TAG_LIVE | TF_EXC;
+    txc__ts.nomem = &b->x;
+}
+
+void exc_thread_done(void)
+{
+    if (txc__ts.nomem)
+        free((char*)txc__ts.nomem - offsetof(struct nomem_block, x));
+    txc__ts.nomem = NULL;
+}
+
+bool exc_is_static(const txc_exception_t* e)
+{
+    return txc__ts.nomem && e == &txc__ts.nomem->pub;
+}
+
+TXC_API bool txc_exception_is(const txc_exception_t* e, const txc_exception_type_t* t)
+{
+    if (!e || !t)
+        return false;
+    for (const txc_exception_type_t* x = e->type; x; x = x->parent)
+        if (x == t)
+            return true;
+    return false;
+}
+
+/* ---- building exceptions ---- */
+
+static void fill(txc_exception_t* e, const txc_exception_type_t* type, const char* file, int line,
+                 const char* func)
+{
+    e->type = type;
+    e->file = file;
+    e->line = line;
+    e->func = func;
+    e->errnum = 0;
+    e->cause = NULL;
+    e->data = NULL;
+    e->heap = NULL;
+}
+
+static const char* errno_text(int errnum, char* buf, size_t n)
+{
+    return strerror_r(errnum, buf, n);
+}
+
+static txc_exception_t* exc_static(const txc_exception_type_t* type, const char* file, int line,
+                                   const char* func, const char* fmt, va_list ap)
+{
+    struct exc_full* x = txc__ts.nomem;
+    struct nomem_block* b = (struct nomem_block*)((char*)x - offsetof(struct nomem_block, x));
+    fill(&x->pub, type, file, line, func);
+    vsnprintf(b->msg, sizeof b->msg, fmt, ap);
+    x->pub.message = b->msg;
+    x->nframes = 0;
+    return &x->pub;
+}
+
+static txc_exception_t* exc_nomem_plain(const char* file, int line, const char* func)
+{
+    struct exc_full* x = txc__ts.nomem;
+    struct nomem_block* b = (struct nomem_block*)((char*)x - offsetof(struct nomem_block, x));
+    fill(&x->pub, txc_exception_nomem, file, line, func);
+    strcpy(b->msg, "out of memory while throwing an exception");
+    x->pub.message = b->msg;
+    x->nframes = 0;
+    return &x->pub;
+}
+
+/* An exception on a new heap of its own; NULL when memory cannot be had. */
+static txc_exception_t* exc_new(const txc_exception_type_t* type, const char* file, int line,
+                                const char* func, int errnum, const char* fmt, va_list ap)
+{
+    txc_heap_t* E = heap_block_new(NULL, HF_EXC);
+    if (!E)
+        return NULL;
+    struct exc_full* x = heap_alloc_try(E, sizeof *x, 0);
+    char small[256], ebuf[128];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        n = 0, small[0] = 0;
+    const char* etext = errnum >= 0 ? errno_text(errnum, ebuf, sizeof ebuf) : NULL;
+    size_t elen = etext ? strlen(etext) + 2 : 0;
+    char* msg = x ? heap_alloc_try(E, (size_t)n + elen + 1, 0) : NULL;
+    if (!msg) {
+        heap_destroy(E);
+        return NULL;
+    }
+    if ((size_t)n < sizeof small)
+        memcpy(msg, small, (size_t)n + 1);
+    else
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+    if (etext) {
+        memcpy(msg + n, ": ", 2);
+        memcpy(msg + n + 2, etext, elen - 1);
+    }
+    fill(&x->pub, type, file, line, func);
+    x->pub.message = msg;
+    x->pub.errnum = errnum >= 0 ? errnum : 0;
+    x->pub.heap = E;
+    x->nframes = 0;
+    hdr_of(x)->tag |= TF_EXC;
+    return &x->pub;
+}
+
+static txc_exception_t* exc_new_fmt(const txc_exception_type_t* type, const char* file, int line,
+                                    const char* func, const char* fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void exc_nest(txc_exception_t* e, txc_exception_t* cause);
+static txc_exception_t* exc_new_fmt(const txc_exception_type_t* type, const char* file, int line,
+                                    const char* func, const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    txc_exception_t* e = exc_new(type, file, line, func, -1, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+/* A copy of the static exception_nomem on its own heap, or e itself. */
+static txc_exception_t* exc_materialize(txc_exception_t* e)
+{
+    txc_exception_t* m = exc_new_fmt(e->type, e->file, e->line, e->func, "%s", e->message);
+    if (!m)
+        return e;
+    m->errnum = e->errnum;
+    if (e->cause)
+        exc_nest(m, e->cause);
+    return m;
+}
+
+static void exc_detach(txc_exception_t* e)
+{
+    txc_heap_t* E = e->heap;
+    if (E && E->self.heap) {
+        txc_heap_t* owner = E->self.heap;
+        global_lock(owner);
+        heap_unlink(&E->self);
+        global_unlock(owner);
+        E->self.heap = NULL;
+    }
+}
+
+/* Make cause part of e: its heap moves below e's. */
+static void exc_nest(txc_exception_t* e, txc_exception_t* cause)
+{
+    e->cause = cause;
+    if (cause->heap) {
+        exc_detach(cause);
+        heap_link(e->heap, &cause->heap->self);
+    }
+}
+
+static void exc_attach(txc_exception_t* e, txc_heap_t* h)
+{
+    global_lock(h);
+    heap_link(h, &e->heap->self);
+    global_unlock(h);
+}
+
+static void exc_discard(txc_exception_t* e)
+{
+    if (e->heap) {
+        exc_detach(e);
+        heap_destroy(e->heap);
+    }
+}
+
+/* ---- the uncaught handler ---- */
+
+static txc_uncaught_handler_t uncaught_handler;
+
+TXC_API txc_uncaught_handler_t txc_set_uncaught_handler(txc_uncaught_handler_t h)
+{
+    return __atomic_exchange_n(&uncaught_handler, h, __ATOMIC_ACQ_REL);
+}
+
+static __attribute__((noreturn)) void exc_uncaught(txc_exception_t* e)
+{
+    static TLS int depth;
+    struct exc_full* x = (struct exc_full*)e;
+    if (depth++ == 0) {
+        if (x->nframes == 0)
+            exc_backtrace(x);
+        txc_uncaught_handler_t h = __atomic_load_n(&uncaught_handler, __ATOMIC_ACQUIRE);
+        (h ? h : exc_default_handler)(e);
+    } else {
+        fputs("txc: exception thrown by the uncaught handler\n", stderr);
+    }
+    abort();
+}
+
+/* ---- try ---- */
+
+TXC_API struct txc__try* txc__try_enter(struct txc__try* t, const char* file, int line)
+{
+    struct txc__ctx* c = ctx_get();
+    t->f.prev = c->top;
+    t->f.saved = c->current;
+    t->f.kind = TXC__F_TRY;
+    t->stage = 0;
+    t->has_finally = t->caught = t->pending = t->once = 0;
+    t->ntypes = 0;
+    t->exc = NULL;
+    t->file = file;
+    t->line = line;
+    c->top = &t->f;
+    return t;
+}
+
+static bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
+{
+    if (t->ntypes > TXC__MAX_CATCH)
+        return true; /* types not all recorded: stop here and let the catches decide */
+    for (unsigned i = 0; i < t->ntypes; i++)
+        if (txc_exception_is(e, t->types[i]))
+            return true;
+    return false;
+}
+
+TXC_API bool txc__try_match(struct txc__try* t, const txc_exception_type_t* type)
+{
+    if (!txc_exception_is(t->exc, type))
+        return false;
+    t->caught = 1;
+    t->once = 1;
+    return true;
+}
+
+TXC_API bool txc__try_next(struct txc__try* t)
+{
+    switch (t->stage) {
+    case 0:
+        t->stage = TXC__T_COLLECT;
+        return true;
+    case TXC__T_COLLECT:
+        t->stage = TXC__T_BODY;
+        return true;
+    case TXC__T_BODY:
+        break;
+    case TXC__T_CATCH:
+        if (!t->caught) { /* only when more types than were recorded */
+            exc_detach(t->exc);
+            t->pending = 1;
+        }
+        break;
+    default:
+        t->stage = TXC__T_DONE;
+        goto done;
+    }
+    if (t->has_finally) {
+        t->stage = TXC__T_FINALLY;
+        t->once = 0;
+        return true;
+    }
+    t->stage = TXC__T_DONE;
+done:
+    if (t->pending) {
+        txc_exception_t* e = t->exc;
+        t->exc = NULL;
+        t->pending = 0;
+        txc__ctx.top = t->f.prev;
+        exc_propagate(e);
+    }
+    return false;
+}
+
+TXC_API void txc__try_leave(struct txc__try* t)
+{
+    if (t->stage != TXC__T_DONE && t->has_finally)
+        txc__fatal("try statement with finally at %s:%d left by return or goto", t->file, t->line);
+    txc__ctx.top = t->f.prev;
+}
+
+/* ---- throwing ---- */
+
+struct barrier {
+    struct txc__frame f;
+    const char* what;
+};
+
+void run_guarded(void (*fn)(void*), void* arg, const char* what)
+{
+    struct txc__ctx* c = &txc__ctx;
+    struct barrier b = {{c->top, c->current, TXC__F_BARRIER}, what};
+    c->top = &b.f;
+    fn(arg);
+    c->top = b.f.prev;
+    c->current = b.f.saved;
+}
+
+void exc_propagate(txc_exception_t* e)
+{
+    struct txc__ctx* c = ctx_get();
+    if (e->type == txc_exception_fatal)
+        exc_uncaught(e);
+
+    /* Phase 1: is there a try that catches it, before any barrier?  Finally
+     * blocks on the way run in any case (they may throw an exception that is
+     * caught); only with none in the way does an uncaught exception go to the
+     * handler right here, with nothing unwound. */
+    struct txc__try* target = NULL;
+    bool finally_first = false;
+    struct txc__frame* f;
+    for (f = c->top; f && f->kind != TXC__F_BARRIER; f = f->prev) {
+        if (f->kind != TXC__F_TRY)
+            continue;
+        struct txc__try* t = (struct txc__try*)f;
+        if (t->stage == TXC__T_BODY && try_would_catch(t, e)) {
+            target = t;
+            break;
+        }
+        if ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally)
+            finally_first = true;
+        if (t->stage == TXC__T_FINALLY && t->pending && !finally_first) {
+            /* thrown in a finally while another passes: keep that one */
+            txc_exception_t* passing = t->exc;
+            t->exc = NULL;
+            t->pending = 0;
+            if (!e->cause && !exc_is_static(e))
+                exc_nest(e, passing);
+            else if (!exc_is_static(passing))
+                exc_discard(passing);
+        }
+    }
+    if (!target && !finally_first) {
+        if (f) {
+            txc_exception_t* fe = exc_new_fmt(txc_exception_fatal, "(txc)", 0, "", "exception %s escaped %s",
+                                              e->type->name, ((struct barrier*)f)->what);
+            if (fe)
+                exc_nest(fe, e);
+            exc_uncaught(fe ? fe : e);
+        }
+        exc_uncaught(e);
+    }
+    if (!target)
+        exc_backtrace((struct exc_full*)e); /* may end uncaught after the finally blocks */
+
+    /* Phase 2: unwind to the first try that catches or has a finally. */
+    struct txc__try* t;
+    for (;;) {
+        f = c->top;
+        if (f->kind != TXC__F_TRY) {
+            frame_unwind_one(f);
+            continue;
+        }
+        t = (struct txc__try*)f;
+        if (t->stage == TXC__T_BODY && try_would_catch(t, e)) {
+            t->stage = TXC__T_CATCH;
+            t->caught = 0;
+            if (exc_is_static(e))
+                e = exc_materialize(e);
+            if (e->heap)
+                exc_attach(e, t->f.saved);
+            break;
+        }
+        if ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally) {
+            t->stage = TXC__T_FINALLY;
+            t->pending = 1;
+            break;
+        }
+        c->top = f->prev;
+    }
+    t->exc = e;
+    t->once = 0;
+    c->current = t->f.saved;
+    _longjmp(t->jb, 1);
+}
+
+TXC_API void txc__throw(const txc_exception_type_t* type, const char* file, int line, const char* func,
+                        int errnum, txc_exception_t* cause, void* data, const char* fmt, ...)
+{
+    ctx_get();
+    if (!type)
+        type = txc_exception_arg; /* throw(NULL, ...) is itself a misuse */
+    if (cause && !exc_is_static(cause)) {
+        struct txc__hdr* hd = check_ptr(cause, "throw_fwd");
+        if (!(hd->tag & TF_EXC) || hdr_owner(hd) != cause->heap)
+            THROW_ARG("throw_fwd: %p is not an exception", (void*)cause);
+    }
+    if (data) {
+        struct txc__hdr* hd = check_ptr(data, "throw_data");
+        if (hd->tag & (TF_FRAME | TF_STATIC | TF_EXC))
+            THROW_ARG("throw_data: %p cannot be moved onto an exception", data);
+        if ((hd->tag & TF_HEAP) && (((txc_heap_t*)data)->flags & HF_ROOT))
+            THROW_ARG("throw_data: a root heap cannot be moved onto an exception");
+    }
+    va_list ap;
+    txc_exception_t* e = NULL;
+    if (type != txc_exception_nomem) {
+        va_start(ap, fmt);
+        e = exc_new(type, file, line, func, errnum, fmt, ap);
+        va_end(ap);
+        if (!e)
+            e = exc_nomem_plain(file, line, func);
+    } else {
+        va_start(ap, fmt);
+        e = exc_static(type, file, line, func, fmt, ap);
+        va_end(ap);
+    }
+    if (!exc_is_static(e)) {
+        if (cause)
+            exc_nest(e, cause);
+        if (data) {
+            struct txc__node* spare = malloc(sizeof *spare);
+            if (spare || (hdr_of(data)->tag & TF_TRACKED)) {
+                free(spare);
+                heap_move_nocheck(hdr_of(data), e->heap);
+                e->data = data;
+            } else {
+                exc_discard(e);
+                e = exc_nomem_plain(file, line, func);
+            }
+        }
+    }
+    exc_propagate(e);
+}
+
+TXC_API void txc__rethrow(txc_exception_t* e)
+{
+    if (!e)
+        THROW_ARG("rethrow: NULL exception");
+    if (!exc_is_static(e)) {
+        struct txc__hdr* hd = check_ptr(e, "rethrow");
+        if (!(hd->tag & TF_EXC) || hdr_owner(hd) != e->heap)
+            THROW_ARG("rethrow: %p is not a caught exception", (void*)e);
+        exc_detach(e);
+    }
+    exc_propagate(e);
+}
+
+TXC_API void txc__fatal(const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    txc_exception_t* e = exc_new(txc_exception_fatal, "(txc)", 0, "", -1, fmt, ap);
+    va_end(ap);
+    if (!e) {
+        va_start(ap, fmt);
+        e = exc_static(txc_exception_fatal, "(txc)", 0, "", fmt, ap);
+        va_end(ap);
+    }
+    exc_uncaught(e);
+}

@@ -1,0 +1,213 @@
+/*
+ * txc/except.h - exceptions on setjmp/longjmp, integrated with the heap stack.
+ *
+ *   try {
+ *       ...                       may throw(T, "fmt", ...)
+ *   } catch (exception_io, e) {
+ *       ...                       e->message, e->errnum ...
+ *   } catch (exception_any, e) {
+ *       ...
+ *   } finally {
+ *       ...                       runs on every path
+ *   }
+ *
+ * A try is followed by catch blocks, then at most one finally, at least one
+ * block in all.  The first catch in text order whose type is the thrown type
+ * or an ancestor of it wins.
+ *
+ * Throwing first looks for a try that will catch the exception.  If there is
+ * none, the uncaught handler is called right there (nothing is unwound, so a
+ * debugger or the backtrace sees the throw), then abort().  Otherwise the
+ * heap stack is unwound down to that try: every sub_heap entered since is
+ * freed (destructors run), every switch_heap restored, every transaction
+ * aborted, and every finally on the way runs, before the catch block runs.
+ *
+ * Rules of use:
+ *  - Locals changed inside try and read in catch or finally (or after the try
+ *    statement, following an exception) must be volatile: setjmp rules.  GCC's
+ *    -Wclobbered points at the ones that are not.
+ *  - break or continue in a try, catch or finally block ends that block as if
+ *    it had run to its end (the finally still runs); it never reaches an
+ *    enclosing loop or switch.
+ *  - return or goto out of a try statement pops it cleanly when it has no
+ *    finally.  Leaving a try statement that has a finally by return or goto
+ *    is a programming error: exception_fatal, naming the file and line.
+ *  - A caught exception (with its message, cause and data) belongs to the
+ *    heap that was current when the try statement was entered.  It stays
+ *    valid after the try statement until that heap is freed; escape(e),
+ *    import(e) and txc_free(e) act on the whole exception (its heap e->heap).
+ *    A try/catch in a loop on a long-lived heap therefore keeps every caught
+ *    exception: free it (txc_free(e)) or put the loop body in a sub_heap.
+ *  - An exception thrown in a catch block propagates from the try statement
+ *    after its finally block.  One thrown in a finally block while another
+ *    passes through takes that one as its cause if it has none.
+ *  - exception_fatal cannot be caught: it goes straight to the uncaught
+ *    handler.  An exception escaping a destructor or an abort hook is fatal.
+ *  - exception_nomem is thrown without needing memory.  Its object is then a
+ *    per-thread one (heap NULL) that is copied onto the catching try's heap if
+ *    memory allows by the time it is caught.
+ *  - Each thread has its own try stack; exceptions never cross threads.
+ *
+ * Costs: try without a throw is one _setjmp (no signal mask) plus a few
+ * stores; a throw is one exception heap, one vsnprintf, a walk of the frames
+ * and one _longjmp.  A backtrace is taken only for an uncaught exception.
+ */
+#ifndef TXC_EXCEPT_H
+#define TXC_EXCEPT_H
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <txc/heap.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct txc_exception_type {
+    const char* name;
+    const struct txc_exception_type* parent; /* NULL only for exception_any (and exception_fatal) */
+} txc_exception_type_t;
+
+typedef struct txc_exception {
+    const txc_exception_type_t* type;
+    const char* message;                      /* formatted, NUL-terminated */
+    const char* file;
+    int line;
+    const char* func;                         /* where it was thrown */
+    int errnum;                               /* errno captured by throw_errno, else 0 */
+    struct txc_exception* cause;              /* the exception it forwards (throw_fwd), or NULL */
+    void* data;                               /* payload given to throw_data, or NULL */
+    txc_heap_t* heap;                         /* the heap that holds it, its strings, cause and data */
+} txc_exception_t;
+
+/* The built-in types. */
+extern TXC_API const txc_exception_type_t txc_exception_any[1];
+extern TXC_API const txc_exception_type_t txc_exception_arg[1];
+extern TXC_API const txc_exception_type_t txc_exception_io[1];
+extern TXC_API const txc_exception_type_t txc_exception_nomem[1];
+extern TXC_API const txc_exception_type_t txc_exception_fatal[1];
+#define TXC_E_ANY (txc_exception_any)
+#define TXC_E_ARG (txc_exception_arg)
+#define TXC_E_IO (txc_exception_io)
+#define TXC_E_NOMEM (txc_exception_nomem)
+#define TXC_E_FATAL (txc_exception_fatal)
+
+/* define_exception(name, parent); at file scope defines name, an expression
+ * of type const txc_exception_type_t*, named "name", below parent.
+ * declare_exception(name); declares it (in a header). */
+#define TXC_DEFINE_EXCEPTION(name, parent) \
+    const txc_exception_type_t name[1] = {{#name, (parent)}}
+#define TXC_DECLARE_EXCEPTION(name) extern const txc_exception_type_t name[1]
+
+/* True if e's type is t or below t.  exception_fatal is below nothing. */
+TXC_API bool txc_exception_is(const txc_exception_t* e, const txc_exception_type_t* t);
+/* "type: message (at file:line in func)" and one "caused by" line per cause,
+ * on the current heap. */
+TXC_API char* txc_exception_describe(const txc_exception_t* e);
+
+typedef void (*txc_uncaught_handler_t)(const txc_exception_t* e);
+/* Process-wide; NULL restores the default, which prints the description and
+ * a backtrace of the throw to stderr.  abort() follows the handler. */
+TXC_API txc_uncaught_handler_t txc_set_uncaught_handler(txc_uncaught_handler_t h);
+
+/* ---- internals of the macros ---- */
+
+#define TXC__MAX_CATCH 8
+
+enum { TXC__T_COLLECT = 1, TXC__T_BODY, TXC__T_CATCH, TXC__T_FINALLY, TXC__T_DONE };
+
+struct txc__try {
+    struct txc__frame f;
+    int stage;
+    unsigned char has_finally, once, caught, pending;
+    unsigned ntypes;
+    const txc_exception_type_t* types[TXC__MAX_CATCH];
+    txc_exception_t* exc;
+    const char* file;
+    int line;
+    jmp_buf jb;
+};
+
+TXC_API struct txc__try* txc__try_enter(struct txc__try* t, const char* file, int line);
+TXC_API bool txc__try_next(struct txc__try* t);
+TXC_API bool txc__try_match(struct txc__try* t, const txc_exception_type_t* type);
+TXC_API void txc__try_leave(struct txc__try* t);
+
+static inline bool txc__try_catch(struct txc__try* t, const txc_exception_type_t* type)
+{
+    if (t->stage == TXC__T_COLLECT) {
+        if (t->ntypes < TXC__MAX_CATCH)
+            t->types[t->ntypes] = type;
+        t->ntypes++;
+        return false;
+    }
+    return t->stage == TXC__T_CATCH && !t->caught && txc__try_match(t, type);
+}
+
+static inline bool txc__try_finally(struct txc__try* t)
+{
+    if (t->stage == TXC__T_COLLECT) {
+        t->has_finally = 1;
+        return false;
+    }
+    return t->stage == TXC__T_FINALLY && (t->once = 1);
+}
+
+/* errnum < 0: not a throw_errno. */
+TXC_API __attribute__((noreturn, format(printf, 8, 9))) void
+txc__throw(const txc_exception_type_t* type, const char* file, int line, const char* func,
+           int errnum, txc_exception_t* cause, void* data, const char* fmt, ...);
+TXC_API __attribute__((noreturn)) void txc__rethrow(txc_exception_t* e);
+TXC_API __attribute__((noreturn, format(printf, 1, 2))) void txc__fatal(const char* fmt, ...);
+
+#define TXC_TRY                                                                  \
+    for (struct txc__try txc__try __attribute__((cleanup(txc__try_leave))),       \
+         *txc__tryp __attribute__((unused)) = txc__try_enter(&txc__try, __FILE__, __LINE__); \
+         txc__try_next(&txc__try) &&                                             \
+         (txc__try.stage != TXC__T_BODY || (_setjmp(txc__try.jb), 1));)          \
+        if (txc__try.stage == TXC__T_BODY && (txc__try.once = 1))                \
+            for (; txc__try.once; txc__try.once = 0)
+
+#define TXC_CATCH(T, e)                                                          \
+        else if (txc__try_catch(&txc__try, (T)))                                 \
+            for (txc_exception_t* const e __attribute__((unused)) = txc__try.exc; \
+                 txc__try.once; txc__try.once = 0)
+
+#define TXC_FINALLY                                                              \
+        else if (txc__try_finally(&txc__try))                                    \
+            for (; txc__try.once; txc__try.once = 0)
+
+#define TXC_THROW(T, ...) \
+    txc__throw((T), __FILE__, __LINE__, __func__, -1, NULL, NULL, __VA_ARGS__)
+#define TXC_THROW_ERRNO(T, ...) \
+    txc__throw((T), __FILE__, __LINE__, __func__, errno, NULL, NULL, __VA_ARGS__)
+#define TXC_THROW_FWD(T, cause, ...) \
+    txc__throw((T), __FILE__, __LINE__, __func__, -1, (cause), NULL, __VA_ARGS__)
+#define TXC_THROW_DATA(T, data, ...) \
+    txc__throw((T), __FILE__, __LINE__, __func__, -1, NULL, (data), __VA_ARGS__)
+#define TXC_RETHROW(e) txc__rethrow(e)
+
+#if !defined(TXC_NO_SHORT_NAMES) && !defined(__cplusplus)
+#define exception_any TXC_E_ANY
+#define exception_arg TXC_E_ARG
+#define exception_io TXC_E_IO
+#define exception_nomem TXC_E_NOMEM
+#define exception_fatal TXC_E_FATAL
+#define define_exception(name, parent) TXC_DEFINE_EXCEPTION(name, parent)
+#define declare_exception(name) TXC_DECLARE_EXCEPTION(name)
+#define try TXC_TRY
+#define catch(T, e) TXC_CATCH(T, e)
+#define finally TXC_FINALLY
+#define throw(T, ...) TXC_THROW(T, __VA_ARGS__)
+#define throw_errno(T, ...) TXC_THROW_ERRNO(T, __VA_ARGS__)
+#define throw_fwd(T, cause, ...) TXC_THROW_FWD(T, cause, __VA_ARGS__)
+#define throw_data(T, data, ...) TXC_THROW_DATA(T, data, __VA_ARGS__)
+#define rethrow(e) TXC_RETHROW(e)
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * txc/heap.h - the heap stack.
+ *
+ * Each thread has a stack of heaps that follows its call stack.  The heap on
+ * top is the *current heap*: txc_alloc() and everything built on it allocate
+ * there.  A thread starts with a root heap, freed when the thread exits.
+ * Every other heap is itself an allocation on a parent heap, so memory forms
+ * a tree, and freeing a heap frees everything below it.
+ *
+ *   sub_heap { ... }        a new heap for the block, freed however the block
+ *                           is left (end, break, continue, return, goto,
+ *                           exception)
+ *   switch_heap(h) { ... }  h is current for the block
+ *   global_heap { ... }     allocations go to the process-wide global heap,
+ *                           kept only if the block is not left by an exception
+ *
+ * Costs: entering and leaving an empty sub_heap is a few stores (no memory is
+ * taken until the first allocation, and chunks are cached per thread); a small
+ * allocation is a pointer bump plus a 16-byte header; freeing a heap costs one
+ * step per chunk plus one per allocation that has a destructor or was moved
+ * (escape/import), never one per plain allocation.
+ *
+ * Moving (escape/import) keeps an allocation's address.  A small allocation
+ * that moved keeps the chunk it was carved from alive until it is freed, so
+ * prefer escaping few, larger things; copy small strings instead.
+ *
+ * Errors: misuse (escaping from a heap without parent, import cycles, moving
+ * or freeing the heap of a running block, NULL) throws exception_arg and
+ * changes nothing; memory exhaustion throws exception_nomem; a pointer that
+ * txc did not hand out, or one already freed, ends the program through
+ * exception_fatal with a message that names the call.
+ *
+ * Building with --enable-debug fills new allocations with 0xa0 (except
+ * new()/txc_alloc_zero) and freed memory with 0xfe.
+ */
+#ifndef TXC_HEAP_H
+#define TXC_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TXC_API __attribute__((visibility("default")))
+
+typedef struct txc_heap txc_heap_t;
+
+/* Statistics of one heap.  allocs/bytes: live allocations directly on the
+ * heap (a heap on it counts as one allocation of zero bytes), bytes as
+ * requested by the callers; total_*: the same, including every heap below. */
+typedef struct {
+    size_t allocs, bytes, total_allocs, total_bytes;
+} txc_heap_stats_t;
+
+/* The current heap of the calling thread (its root heap outside any block). */
+TXC_API txc_heap_t* txc_heap_current(void);
+/* A new empty heap, an allocation on the current heap.  Freed with its parent,
+ * or by txc_free(). */
+TXC_API txc_heap_t* txc_heap_new(void);
+/* The parent of h: NULL for a root heap, the global heap, the staging heap of
+ * a global_heap block and an exception heap that is propagating. */
+TXC_API txc_heap_t* txc_heap_parent(const txc_heap_t* h);
+/* The heap that owns allocation p. */
+TXC_API txc_heap_t* txc_heap_of(const void* p);
+
+/* Allocation on the current heap.  Memory is aligned to alignof(max_align_t);
+ * size 0 gives a unique pointer.  Throws exception_nomem (nothing leaks). */
+TXC_API void* txc_alloc(size_t size) __attribute__((malloc, alloc_size(1)));
+TXC_API void* txc_alloc_zero(size_t size) __attribute__((malloc, alloc_size(1)));
+/* At least min_size bytes, more if that costs nothing (the rest of the current
+ * chunk); *size_out (if not NULL) receives the usable size, which is also the
+ * size counted in the statistics. */
+TXC_API void* txc_alloc_buffer(size_t min_size, size_t* size_out);
+/* Resize p, which stays on its own heap (grown in place when it is the last
+ * allocation of its chunk).  p == NULL acts as txc_alloc.  A destructor set
+ * on p moves to the new address.  Heaps cannot be reallocated
+ * (exception_arg). */
+TXC_API void* txc_realloc(void* p, size_t size);
+/* Free p now: runs its destructor; a heap is freed with all it holds.  NULL
+ * does nothing.  Rarely needed: memory goes with its heap.  The memory of a
+ * plain small allocation is reused only when its heap is freed (or at once
+ * if it was the heap's most recent allocation). */
+TXC_API void txc_free(void* p);
+/* Move p from its heap to that heap's parent; returns p.  exception_arg if
+ * the heap has no parent or p is the heap of a running sub_heap block. */
+TXC_API void* txc_escape(void* p);
+/* Move p from whatever heap owns it to the current heap; returns p.
+ * exception_arg for a heap imported into itself or below itself. */
+TXC_API void* txc_import(void* p);
+/* fn(p) runs just before p is freed, however that happens (txc_free, its heap
+ * freed, unwinding).  Destructors of a heap run in reverse order of the
+ * arrival of their allocations on it (a moved allocation arrives when it is
+ * moved).  NULL removes the destructor.  An exception escaping a destructor
+ * is fatal. */
+TXC_API void txc_set_destructor(void* p, void (*fn)(void* p));
+TXC_API void txc_heap_stats(const txc_heap_t* h, txc_heap_stats_t* out);
+
+/* Escape/import each of a list of allocations.  Refusals are checked for all
+ * of them before any moves. */
+TXC_API void txc_escape_array(void* const* ps, size_t n);
+TXC_API void txc_import_array(void* const* ps, size_t n);
+
+/* ------------------------------------------------------------------------
+ * Internals used by the block macros.  Layouts may change between versions;
+ * do not touch them.
+ * ------------------------------------------------------------------------ */
+
+struct txc__chunk;
+
+/* An allocation that needs individual attention (destructor, moved, heap,
+ * own malloc block) has a node in its heap's list, in order of arrival. */
+struct txc__node {
+    struct txc__node *prev, *next;
+    txc_heap_t* heap;              /* owner */
+    void (*dtor)(void*);
+    void* ptr;                     /* the allocation */
+    struct txc__chunk* chunk;      /* chunk it was carved from, or NULL */
+    uint64_t seq;                  /* arrival order on the owner */
+    size_t size;                   /* requested size (0 for a heap) */
+    unsigned flags;
+};
+
+/* The header in front of every allocation. */
+struct __attribute__((aligned(16))) txc__hdr {
+    uint64_t word;                 /* node pointer if tracked, else seq<<24 | chunk offset/16 */
+    uint32_t size;                 /* requested size (small allocations) */
+    uint32_t tag;                  /* magic and flags */
+};
+
+struct txc_heap {
+    char* bump;
+    char* end;
+    struct txc__chunk* chunk;      /* current chunk, head of the chunk list */
+    uint64_t seq;                  /* next arrival number */
+    size_t allocs, bytes;
+    struct txc__node *head, *tail; /* tracked allocations, oldest first */
+    struct txc__node self;         /* this heap's node in its parent (self.heap = parent) */
+    unsigned flags;
+    unsigned busy;                 /* running blocks that use it */
+    unsigned nchunks;
+    void* txn;                     /* transaction owning this heap's undo log, if any */
+};
+
+/* One frame per running block, linked from the thread's context. */
+struct txc__frame {
+    struct txc__frame* prev;
+    txc_heap_t* saved;             /* current heap when the block was entered */
+    int kind;
+};
+
+enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_GLOBAL, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER };
+
+struct txc__ctx {
+    txc_heap_t* current;
+    struct txc__frame* top;
+    void* txn;                     /* innermost transaction */
+    txc_heap_t* root;
+    void* state;                   /* the rest, owned by the library */
+};
+
+extern TXC_API __thread struct txc__ctx txc__ctx __attribute__((tls_model("initial-exec")));
+
+struct txc__sub_heap {
+    struct txc__frame f;
+    struct txc__hdr hdr;           /* must stay right before heap */
+    txc_heap_t heap;
+    int once;
+};
+
+struct txc__switch_heap {
+    struct txc__frame f;
+    txc_heap_t* heap;
+    int once;
+};
+
+TXC_API struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s);
+TXC_API void txc__sub_heap_leave(struct txc__sub_heap* s);
+TXC_API struct txc__switch_heap* txc__switch_heap_enter(struct txc__switch_heap* s, txc_heap_t* h);
+TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s);
+TXC_API struct txc__sub_heap* txc__global_heap_enter(struct txc__sub_heap* s);
+TXC_API void txc__global_heap_leave(struct txc__sub_heap* s);
+
+#define TXC__CAT2(a, b) a##b
+#define TXC__CAT(a, b) TXC__CAT2(a, b)
+
+/* sub_heap { ... }: a new heap, current for the block, freed on leaving. */
+#define TXC_SUB_HEAP                                                          \
+    for (struct txc__sub_heap txc__sh __attribute__((cleanup(txc__sub_heap_leave))), \
+         *txc__shp __attribute__((unused)) = txc__sub_heap_enter(&txc__sh);   \
+         txc__sh.once; txc__sh.once = 0)
+
+/* switch_heap(h) { ... }: h is current for the block.  h must not be NULL
+ * (exception_arg).  A heap cannot be freed while a block uses it. */
+#define TXC_SWITCH_HEAP(h)                                                    \
+    for (struct txc__switch_heap txc__sw __attribute__((cleanup(txc__switch_heap_leave))), \
+         *txc__swp __attribute__((unused)) = txc__switch_heap_enter(&txc__sw, (h)); \
+         txc__sw.once; txc__sw.once = 0)
+
+/* global_heap { ... }: allocations in the block go to the process-wide global
+ * heap, which lives as long as the program.  They are made on a per-thread
+ * staging heap (txc_heap_current() inside the block) and join the global heap
+ * when the block is left normally; if it is left by an exception they are
+ * discarded.  Thread-safe; a global_heap nested in another is part of it. */
+#define TXC_GLOBAL_HEAP                                                       \
+    for (struct txc__sub_heap txc__gh __attribute__((cleanup(txc__global_heap_leave))), \
+         *txc__ghp __attribute__((unused)) = txc__global_heap_enter(&txc__gh); \
+         txc__gh.once; txc__gh.once = 0)
+
+/* A T* to a zeroed T on the current heap. */
+#define TXC_NEW(T) ((T*)txc_alloc_zero(sizeof(T)))
+
+#ifdef __cplusplus
+#define TXC_ESCAPE(p) txc_escape(p)
+#define TXC_IMPORT(p) txc_import(p)
+#else
+#define TXC_ESCAPE(p) ((__typeof__(p))txc_escape(p))
+#define TXC_IMPORT(p) ((__typeof__(p))txc_import(p))
+#endif
+#define TXC__NARGS_PTRS(...) (sizeof((void*[]){__VA_ARGS__}) / sizeof(void*))
+#define TXC_ESCAPE_LIST(...) txc_escape_array((void* const[]){__VA_ARGS__}, TXC__NARGS_PTRS(__VA_ARGS__))
+#define TXC_IMPORT_LIST(...) txc_import_array((void* const[]){__VA_ARGS__}, TXC__NARGS_PTRS(__VA_ARGS__))
+
+#if !defined(TXC_NO_SHORT_NAMES) && !defined(__cplusplus)
+#define sub_heap TXC_SUB_HEAP
+#define switch_heap(h) TXC_SWITCH_HEAP(h)
+#define global_heap TXC_GLOBAL_HEAP
+#define new(T) TXC_NEW(T)
+#define escape(p) TXC_ESCAPE(p)
+#define import(p) TXC_IMPORT(p)
+#define escape_list(...) TXC_ESCAPE_LIST(__VA_ARGS__)
+#define import_list(...) TXC_IMPORT_LIST(__VA_ARGS__)
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# quickstart.sh        build txc, install it into ./_install, build the examples
+#                      against the installed library with pkg-config, run the demo
+# quickstart.sh check  the same set-up, then every test: the gcc build, a clang
+#                      build and an AddressSanitizer+UBSan build, each with
+#                      `make check`
+#
+# As root it installs the Debian packages it needs with apt-get; otherwise it
+# prints the apt-get line and stops.
+set -euo pipefail
+shopt -s nullglob
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+mode=${1:-demo}
+case "$mode" in
+demo | check) ;;
+*) echo "usage: $0 [check]" >&2; exit 2 ;;
+esac
+
+jobs=$(nproc 2>/dev/null || echo 2)
+prefix="$here/_install"
+
+# ---- packages ----
+packages=(autoconf automake libtool pkg-config make gcc g++ libcmocka-dev)
+[ "$mode" = check ] && packages+=(clang)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [ "$(id -u)" = 0 ]; then
+        echo "== installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "missing packages; run:  sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+# ---- build and install ----
+build() { # dir, configure args...
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    (cd "$dir" && "$here/configure" --quiet "$@" && make -s -j"$jobs")
+}
+
+echo "== autoreconf"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+echo "== configure, make, make install (prefix $prefix)"
+build _build --prefix="$prefix"
+make -s -C _build install >/dev/null
+
+# ---- examples, against the installed library ----
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+mkdir -p _build/examples
+echo "== examples: cc \$(pkg-config --cflags --libs txc)"
+for src in examples/*.c; do
+    name=$(basename "$src" .c)
+    # shellcheck disable=SC2046
+    cc -std=gnu11 -Wall -Wextra -Werror -O2 -o "_build/examples/$name" "$src" $(pkg-config --cflags --libs txc)
+done
+run_example() {
+    LD_LIBRARY_PATH="$prefix/lib" "_build/examples/$1" "${@:2}"
+}
+
+if [ "$mode" = demo ]; then
+    echo "== demo"
+    run_example demo
+    exit 0
+fi
+
+# ---- check ----
+echo "== examples run"
+run_example demo >/dev/null
+logs=()
+check() { # dir, label
+    echo "== make check ($2)"
+    if ! make -s -C "$1" -j"$jobs" check >"$1/check.out" 2>&1; then
+        cat "$1/check.out"
+        for f in "$1"/tests/*.log; do
+            grep -q -E '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null && { echo "---- $f"; tail -50 "$f"; }
+        done
+        status=1
+    fi
+    grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS):' "$1/check.out" || true
+    logs+=("$1"/tests/*.log)
+}
+status=0
+check _build "gcc"
+build _build-clang CC=clang CXX=clang++ --enable-debug
+check _build-clang "clang, --enable-debug"
+build _build-asan --enable-sanitizers --enable-debug
+check _build-asan "gcc, AddressSanitizer+UBSan, --enable-debug"
+
+passed=0 failed=0
+for f in "${logs[@]}"; do
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$f" | tail -1)
+    q=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$f" | tail -1)
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${q:-0}))
+    case "$f" in *.sh.log)
+        grep -q '^:test-result: PASS' "${f%.log}.trs" 2>/dev/null && passed=$((passed + 1))
+        grep -q -E '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null && failed=$((failed + 1)) ;;
+    esac
+done
+[ "$status" = 0 ] || [ "$failed" -gt 0 ] || failed=1
+echo "check: $passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,230 @@
+/*
+ * frame.c - the per-thread frame stack and the heap blocks.
+ *
+ * Every block macro (sub_heap, switch_heap, global_heap, try, the
+ * transactions) declares a frame in the C stack frame of the function that
+ * runs it and links it on top of the thread's context (txc__ctx, an
+ * initial-exec TLS variable).  Entering a block allocates nothing.
+ *
+ * A block left normally (end, break, continue, return, goto) pops its frame
+ * from the cleanup attribute of the macro's local.  An exception pops frames
+ * from the top down to the catching try with frame_unwind_one(), then
+ * longjmps, which skips the cleanups of the frames it already popped.
+ *
+ * The context is made on first use: the thread's root heap, its preallocated
+ * exception_nomem, and a pthread key whose destructor frees the root heap and
+ * the chunk cache when the thread exits.  The thread that calls exit() frees
+ * its root heap then too, if it is not inside a block.
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+TXC_API __thread struct txc__ctx txc__ctx __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void thread_done(void* arg)
+{
+    (void)arg;
+    struct txc__ctx* c = &txc__ctx;
+    if (!c->root)
+        return;
+    if (!c->top) {
+        c->current = c->root;
+        heap_clear(c->root);
+        heap_destroy(c->root);
+    }
+    exc_thread_done();
+    chunk_cache_drain();
+    c->root = c->current = NULL;
+    c->top = NULL;
+}
+
+static void make_key(void)
+{
+    if (pthread_key_create(&exit_key, thread_done) != 0) {
+        fputs("txc: cannot create the thread-exit key\n", stderr);
+        abort();
+    }
+}
+
+__attribute__((destructor)) static void process_done(void)
+{
+    thread_done(NULL);
+}
+
+void ctx_init(void)
+{
+    struct txc__ctx* c = &txc__ctx;
+    txc_heap_t* root = heap_block_new(NULL, HF_ROOT);
+    if (!root) {
+        fputs("txc: no memory for a thread's root heap\n", stderr);
+        abort();
+    }
+    c->root = c->current = root;
+    c->top = NULL;
+    c->txn = NULL;
+    exc_thread_init();
+    pthread_once(&exit_once, make_key);
+    pthread_setspecific(exit_key, root);
+}
+
+/* ---- sub_heap ---- */
+
+/* A heap that lives in a block's frame: an allocation on parent (or on no
+ * heap) that cannot be moved or freed while the block runs. */
+static void frame_heap_init(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags)
+{
+    s->hdr.word = (uint64_t)(uintptr_t)&s->heap.self;
+    s->hdr.size = 0;
+    s->hdr.tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_FRAME;
+    heap_init(&s->heap, NULL, hflags);
+    if (parent) {
+        global_lock(parent);
+        heap_link(parent, &s->heap.self);
+        global_unlock(parent);
+    }
+}
+
+static void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind)
+{
+    f->prev = c->top;
+    f->saved = c->current;
+    f->kind = kind;
+    c->top = f;
+}
+
+static void frame_heap_release(struct txc__sub_heap* s)
+{
+    txc_heap_t* h = &s->heap;
+    if (h->self.dtor) {
+        void (*fn)(void*) = h->self.dtor;
+        h->self.dtor = NULL;
+        run_guarded(fn, h, "a destructor");
+    }
+    if (h->tail || h->chunk)
+        heap_clear(h);
+    txc_heap_t* parent = h->self.heap;
+    if (parent) {
+        global_lock(parent);
+        heap_unlink(&h->self);
+        global_unlock(parent);
+    }
+    *(volatile uint32_t*)&s->hdr.tag = TAG_DEAD;
+}
+
+TXC_API struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
+{
+    struct txc__ctx* c = ctx_get();
+    frame_heap_init(s, c->current, 0);
+    frame_push(c, &s->f, TXC__F_SUB);
+    c->current = &s->heap;
+    s->once = 1;
+    return s;
+}
+
+TXC_API void txc__sub_heap_leave(struct txc__sub_heap* s)
+{
+    struct txc__ctx* c = &txc__ctx;
+    c->top = s->f.prev;
+    c->current = s->f.saved;
+    frame_heap_release(s);
+}
+
+/* ---- switch_heap ---- */
+
+TXC_API struct txc__switch_heap* txc__switch_heap_enter(struct txc__switch_heap* s, txc_heap_t* h)
+{
+    struct txc__ctx* c = ctx_get();
+    if (!h)
+        THROW_ARG("switch_heap: NULL heap");
+    if (!(check_ptr(h, "switch_heap")->tag & TF_HEAP))
+        THROW_ARG("switch_heap: %p is not a heap", (void*)h);
+    frame_push(c, &s->f, TXC__F_SWITCH);
+    s->heap = h;
+    if (!(h->flags & HF_GLOBAL))
+        h->busy++;
+    c->current = h;
+    s->once = 1;
+    return s;
+}
+
+TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s)
+{
+    struct txc__ctx* c = &txc__ctx;
+    c->top = s->f.prev;
+    c->current = s->f.saved;
+    if (!(s->heap->flags & HF_GLOBAL))
+        s->heap->busy--;
+}
+
+/* ---- global_heap ---- */
+
+/* The staging heap of the outermost global_heap block of this thread, where
+ * nested blocks allocate too. */
+static TLS txc_heap_t* global_stage;
+
+TXC_API struct txc__sub_heap* txc__global_heap_enter(struct txc__sub_heap* s)
+{
+    struct txc__ctx* c = ctx_get();
+    struct tstate* ts = &txc__ts;
+    if (ts->global_depth++ == 0) {
+        frame_heap_init(s, NULL, HF_INDIVIDUAL);
+        global_stage = &s->heap;
+    } else {
+        s->hdr.tag = 0; /* nested: only switches to the staging heap */
+    }
+    frame_push(c, &s->f, TXC__F_GLOBAL);
+    c->current = global_stage;
+    s->once = 1;
+    return s;
+}
+
+static void global_pop(struct txc__sub_heap* s, bool keep)
+{
+    struct txc__ctx* c = &txc__ctx;
+    c->top = s->f.prev;
+    c->current = s->f.saved;
+    if (--txc__ts.global_depth > 0)
+        return;
+    global_stage = NULL;
+    if (keep) {
+        global_lock(txc__global);
+        heap_merge(&s->heap, txc__global);
+        global_unlock(txc__global);
+    }
+    frame_heap_release(s);
+}
+
+TXC_API void txc__global_heap_leave(struct txc__sub_heap* s)
+{
+    global_pop(s, true);
+}
+
+/* ---- unwinding ---- */
+
+void frame_unwind_one(struct txc__frame* f)
+{
+    switch (f->kind) {
+    case TXC__F_SUB:
+        txc__sub_heap_leave((struct txc__sub_heap*)f);
+        break;
+    case TXC__F_SWITCH:
+        txc__switch_heap_leave((struct txc__switch_heap*)f);
+        break;
+    case TXC__F_GLOBAL:
+        global_pop((struct txc__sub_heap*)f, false);
+        break;
+    case TXC__F_TXN:
+        txn_unwind(f);
+        break;
+    default:
+        txc__ctx.top = f->prev;
+        txc__ctx.current = f->saved;
+        break;
+    }
+}

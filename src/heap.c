@@ -1,0 +1,534 @@
+/*
+ * heap.c - heaps as allocations: the tree, freeing, moving, destructors,
+ * statistics and merging.  The model is described in internal.h.
+ *
+ * The global heap is the one heap shared by threads; every operation that
+ * touches it takes one recursive mutex (global_lock), and it never has a bump
+ * chunk, so allocating on it always takes the locked slow path.
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct heap_block global_block = {
+    .hdr = {.word = (uint64_t)(uintptr_t)&global_block.heap.self,
+            .size = 0,
+            .tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_STATIC},
+    .heap = {.self = {.ptr = &global_block.heap}, .flags = HF_GLOBAL | HF_INDIVIDUAL},
+};
+txc_heap_t* const txc__global = &global_block.heap;
+static pthread_mutex_t global_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+void global_lock(txc_heap_t* h)
+{
+    if (h && UNLIKELY(h->flags & HF_GLOBAL))
+        pthread_mutex_lock(&global_mutex);
+}
+
+void global_unlock(txc_heap_t* h)
+{
+    if (h && UNLIKELY(h->flags & HF_GLOBAL))
+        pthread_mutex_unlock(&global_mutex);
+}
+
+/* ---- pointer checks ---- */
+
+/* Reads the header of a pointer that may not be ours: no sanitizer report for
+ * that read, the check below is the report. */
+__attribute__((no_sanitize_address)) static uint32_t read_tag(const struct txc__hdr* h)
+{
+    return *(const volatile uint32_t*)&h->tag;
+}
+
+struct txc__hdr* check_ptr(const void* p, const char* who)
+{
+    if (!p)
+        THROW_ARG("%s: NULL pointer", who);
+    if ((uintptr_t)p & (ALIGN - 1))
+        txc__fatal("%s: %p was not allocated by txc", who, p);
+    struct txc__hdr* hd = hdr_of(p);
+    uint32_t tag = read_tag(hd);
+    if ((tag & TAG_MAGIC) == TAG_LIVE)
+        return hd;
+    if ((tag & TAG_MAGIC) == TAG_DEAD)
+        txc__fatal("%s: %p was already freed", who, p);
+    txc__fatal("%s: %p was not allocated by txc", who, p);
+}
+
+static txc_heap_t* check_heap(const txc_heap_t* h, const char* who)
+{
+    struct txc__hdr* hd = check_ptr(h, who);
+    if (!(hd->tag & TF_HEAP))
+        THROW_ARG("%s: %p is not a heap", who, (const void*)h);
+    return (txc_heap_t*)h;
+}
+
+/* ---- the list of tracked allocations ---- */
+
+void heap_init(txc_heap_t* h, txc_heap_t* parent, unsigned hflags)
+{
+    memset(h, 0, sizeof *h);
+    h->flags = hflags;
+    h->self.ptr = h;
+    h->self.heap = parent;
+}
+
+void heap_link(txc_heap_t* h, struct txc__node* n)
+{
+    n->heap = h;
+    n->seq = h->seq++;
+    n->next = NULL;
+    n->prev = h->tail;
+    if (h->tail)
+        h->tail->next = n;
+    else
+        h->head = n;
+    h->tail = n;
+    h->allocs++;
+    h->bytes += n->size;
+}
+
+void heap_unlink(struct txc__node* n)
+{
+    txc_heap_t* h = n->heap;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        h->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        h->tail = n->prev;
+    n->prev = n->next = NULL;
+    h->allocs--;
+    h->bytes -= n->size;
+}
+
+/* Insert n by its arrival number (it already counts in h's statistics). */
+static void heap_insert_ordered(txc_heap_t* h, struct txc__node* n)
+{
+    struct txc__node* after = h->tail;
+    while (after && after->seq > n->seq)
+        after = after->prev;
+    n->heap = h;
+    n->prev = after;
+    n->next = after ? after->next : h->head;
+    if (n->next)
+        n->next->prev = n;
+    else
+        h->tail = n;
+    if (after)
+        after->next = n;
+    else
+        h->head = n;
+}
+
+txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags)
+{
+    struct heap_block* b = malloc(sizeof *b);
+    if (!b)
+        return NULL;
+    b->hdr.word = (uint64_t)(uintptr_t)&b->heap.self;
+    b->hdr.size = 0;
+    b->hdr.tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_OWNBLOCK;
+    heap_init(&b->heap, NULL, hflags);
+    if (parent) {
+        global_lock(parent);
+        heap_link(parent, &b->heap.self);
+        global_unlock(parent);
+    }
+    return &b->heap;
+}
+
+static struct txc__node* node_new(void)
+{
+    struct txc__node* n = malloc(sizeof *n);
+    if (!n)
+        THROW_NOMEM("cannot allocate a node");
+    return n;
+}
+
+/* Turn a plain allocation into a tracked one (a node in its owner's list),
+ * using *spare (which it then clears) as the node.  Cannot fail, so it may
+ * run under the global lock; the spare is allocated before. */
+static struct txc__node* make_tracked(struct txc__hdr* hd, struct txc__node** spare)
+{
+    if (hd->tag & TF_TRACKED)
+        return hdr_node(hd);
+    struct txc__chunk* c = hdr_chunk(hd);
+    struct txc__node* n = *spare;
+    *spare = NULL;
+    memset(n, 0, sizeof *n);
+    n->flags = NF_MALLOC;
+    n->ptr = hd + 1;
+    n->chunk = c;
+    n->size = hd->size;
+    n->seq = (hd->word >> SEQ_SHIFT) + c->seq_delta;
+    heap_insert_ordered(c->home, n);
+    hd->word = (uint64_t)(uintptr_t)n;
+    hd->tag |= TF_TRACKED;
+    return n;
+}
+
+/* ---- freeing ---- */
+
+static void chunk_unref(struct txc__chunk* c)
+{
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        chunk_release(c);
+}
+
+static void mark_dead(struct txc__hdr* hd)
+{
+    *(volatile uint32_t*)&hd->tag = TAG_DEAD;
+}
+
+/* Free one allocation of h (destructor, contents if a heap, memory). */
+static void free_alloc(txc_heap_t* h, struct txc__hdr* hd)
+{
+    if (!(hd->tag & TF_TRACKED)) {
+        size_t size = hd->size;
+        h->allocs--;
+        h->bytes -= size;
+        mark_dead(hd);
+        poison(hd + 1, 0xfe, size);
+        if ((char*)(hd + 1) + round_up(size) == h->bump && hdr_chunk(hd) == h->chunk)
+            h->bump = (char*)hd; /* the newest allocation: take the room back */
+        return;
+    }
+    struct txc__node* n = hdr_node(hd);
+    n->flags |= NF_DYING;
+    if (n->dtor) {
+        void (*fn)(void*) = n->dtor;
+        n->dtor = NULL;
+        run_guarded(fn, n->ptr, "a destructor");
+    }
+    if (hd->tag & TF_HEAP)
+        heap_clear((txc_heap_t*)n->ptr);
+    heap_unlink(n);
+    if (hd->tag & TF_LARGE) {
+        poison(n->ptr, 0xfe, n->size);
+        mark_dead(hd);
+        free((struct large*)n);
+    } else if (hd->tag & TF_OWNBLOCK) {
+        mark_dead(hd);
+        free((struct heap_block*)hd);
+    } else if (hd->tag & TF_FRAME) {
+        mark_dead(hd);
+    } else {
+        struct txc__chunk* c = n->chunk;
+        unsigned nflags = n->flags;
+        poison(n->ptr, 0xfe, n->size);
+        mark_dead(hd);
+        if (nflags & NF_MALLOC)
+            free(n);
+        if (nflags & NF_PINNED)
+            chunk_unref(c);
+    }
+}
+
+void heap_clear(txc_heap_t* h)
+{
+    while (h->tail)
+        free_alloc(h, hdr_of(h->tail->ptr));
+    struct txc__chunk* c = h->chunk;
+    while (c) {
+        struct txc__chunk* next = c->next;
+        c->home = NULL;
+        /* Only this thread can add pins to a chunk of its own heap, so a
+         * count of 1 is ours alone. */
+        if (__atomic_load_n(&c->refs, __ATOMIC_RELAXED) == 1)
+            chunk_release(c);
+        else
+            chunk_unref(c);
+        c = next;
+    }
+    h->chunk = NULL;
+    h->bump = h->end = NULL;
+    h->nchunks = 0;
+    h->allocs = h->bytes = 0;
+}
+
+void heap_destroy(txc_heap_t* h)
+{
+    struct txc__hdr* hd = hdr_of(h);
+    txc_heap_t* parent = h->self.heap;
+    if (parent) {
+        global_lock(parent);
+        free_alloc(parent, hd);
+        global_unlock(parent);
+        return;
+    }
+    heap_clear(h);
+    mark_dead(hd);
+    free((struct heap_block*)hd);
+}
+
+/* Is h, or a heap below it, used by a running block? */
+static bool heap_in_use(const txc_heap_t* h)
+{
+    if (h->busy || (hdr_of(h)->tag & TF_FRAME) || h == txc__ctx.current)
+        return true;
+    for (struct txc__node* n = h->head; n; n = n->next)
+        if ((hdr_of(n->ptr)->tag & TF_HEAP) && heap_in_use(n->ptr))
+            return true;
+    return false;
+}
+
+/* The heap an exception object stands for (moves and frees act on it). */
+static struct txc__hdr* exc_target(struct txc__hdr* hd, void** p, const char* who)
+{
+    txc_exception_t* e = *p;
+    if (!e->heap)
+        THROW_ARG("%s: this exception_nomem has no heap (memory was exhausted)", who);
+    *p = e->heap;
+    return hdr_of(e->heap);
+    (void)hd;
+}
+
+TXC_API void txc_free(void* p)
+{
+    if (!p)
+        return;
+    struct txc__hdr* hd = check_ptr(p, "txc_free");
+    if (hd->tag & TF_EXC) {
+        if (!((txc_exception_t*)p)->heap)
+            return;
+        hd = exc_target(hd, &p, "txc_free");
+    }
+    if ((hd->tag & TF_TRACKED) && (hdr_node(hd)->flags & NF_DYING))
+        return; /* already being freed (a destructor freeing its own object) */
+    if (hd->tag & TF_HEAP) {
+        txc_heap_t* h = p;
+        if ((hd->tag & TF_STATIC) || (h->flags & HF_ROOT))
+            THROW_ARG("txc_free: a root heap or the global heap cannot be freed");
+        if (heap_in_use(h))
+            THROW_ARG("txc_free: heap %p is used by a running block", p);
+    }
+    txc_heap_t* owner = hdr_owner(hd);
+    if (txc__ctx.txn && txn_free_hook(hd, owner))
+        return;
+    global_lock(owner);
+    free_alloc(owner, hd);
+    global_unlock(owner);
+}
+
+/* ---- moving ---- */
+
+/* Validate a move of p to dst (NULL: to its owner's parent) and make it
+ * tracked; returns its header.  Throws exception_arg on a refusal. */
+static struct txc__hdr* move_prepare(void** pp, txc_heap_t** dstp, const char* who)
+{
+    void* p = *pp;
+    struct txc__hdr* hd = check_ptr(p, who);
+    if (hd->tag & TF_EXC)
+        hd = exc_target(hd, &p, who);
+    if (hd->tag & (TF_FRAME | TF_STATIC))
+        THROW_ARG("%s: %p is the heap of a running block or the global heap, which cannot move", who, p);
+    if ((hd->tag & TF_HEAP) && (((txc_heap_t*)p)->flags & HF_ROOT))
+        THROW_ARG("%s: a root heap cannot move", who);
+    if ((hd->tag & TF_TRACKED) && (hdr_node(hd)->flags & NF_DYING))
+        THROW_ARG("%s: %p is being freed", who, p);
+    txc_heap_t* src = hdr_owner(hd);
+    txc_heap_t* dst = *dstp ? *dstp : src->self.heap;
+    if (!dst)
+        THROW_ARG("%s: %p is on a heap that has no parent", who, p);
+    if (hd->tag & TF_HEAP)
+        for (txc_heap_t* x = dst; x; x = x->self.heap)
+            if (x == p)
+                THROW_ARG("%s: heap %p cannot move into itself or a heap below it", who, p);
+    *pp = p;
+    *dstp = dst;
+    return hd;
+}
+
+static void move_commit(struct txc__hdr* hd, txc_heap_t* dst)
+{
+    struct txc__node* n = hdr_node(hd);
+    txc_heap_t* src = n->heap;
+    if (src == dst)
+        return;
+    if (txc__ctx.txn)
+        txn_move_hook(hd, src);
+    if (n->chunk && !(n->flags & NF_PINNED)) {
+        __atomic_add_fetch(&n->chunk->refs, 1, __ATOMIC_RELAXED);
+        n->flags |= NF_PINNED;
+    }
+    heap_unlink(n);
+    heap_link(dst, n);
+}
+
+void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst)
+{
+    struct txc__node* spare = (hd->tag & TF_TRACKED) ? NULL : node_new();
+    txc_heap_t* src = hdr_owner(hd);
+    global_lock(src);
+    global_lock(dst);
+    make_tracked(hd, &spare);
+    move_commit(hd, dst);
+    global_unlock(dst);
+    global_unlock(src);
+}
+
+static void move_array(void* const* ps, size_t n, bool to_current, const char* who)
+{
+    txc_heap_t* cur = ctx_get()->current;
+    struct txc__hdr* hds[n ? n : 1];
+    txc_heap_t* dsts[n ? n : 1];
+    void* ptrs[n ? n : 1];
+    bool global = false;
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = ps[i];
+        dsts[i] = to_current ? cur : NULL;
+        hds[i] = move_prepare(&ptrs[i], &dsts[i], who);
+        global |= ((hdr_owner(hds[i])->flags | dsts[i]->flags) & HF_GLOBAL) != 0;
+    }
+    struct txc__node* spares[n ? n : 1];
+    for (size_t i = 0; i < n; i++) {
+        spares[i] = (hds[i]->tag & TF_TRACKED) ? NULL : malloc(sizeof(struct txc__node));
+        if (!spares[i] && !(hds[i]->tag & TF_TRACKED)) {
+            while (i--)
+                free(spares[i]);
+            THROW_NOMEM("%s: cannot allocate a node", who); /* nothing has moved */
+        }
+    }
+    txc_heap_t* lock = global ? txc__global : NULL;
+    global_lock(lock);
+    for (size_t i = 0; i < n; i++) {
+        make_tracked(hds[i], &spares[i]);
+        move_commit(hds[i], dsts[i]);
+    }
+    global_unlock(lock);
+    for (size_t i = 0; i < n; i++)
+        free(spares[i]);
+}
+
+TXC_API void* txc_escape(void* p)
+{
+    move_array(&p, 1, false, "txc_escape");
+    return p;
+}
+
+TXC_API void* txc_import(void* p)
+{
+    move_array(&p, 1, true, "txc_import");
+    return p;
+}
+
+TXC_API void txc_escape_array(void* const* ps, size_t n)
+{
+    move_array(ps, n, false, "txc_escape");
+}
+
+TXC_API void txc_import_array(void* const* ps, size_t n)
+{
+    move_array(ps, n, true, "txc_import");
+}
+
+/* ---- the rest of the public heap API ---- */
+
+TXC_API void txc_set_destructor(void* p, void (*fn)(void*))
+{
+    struct txc__hdr* hd = check_ptr(p, "txc_set_destructor");
+    if (!(hd->tag & TF_TRACKED) && !fn)
+        return;
+    struct txc__node* spare = (hd->tag & TF_TRACKED) ? NULL : node_new();
+    txc_heap_t* owner = hdr_owner(hd);
+    global_lock(owner);
+    make_tracked(hd, &spare)->dtor = fn;
+    global_unlock(owner);
+}
+
+TXC_API txc_heap_t* txc_heap_current(void)
+{
+    return ctx_get()->current;
+}
+
+TXC_API txc_heap_t* txc_heap_new(void)
+{
+    txc_heap_t* h = heap_block_new(ctx_get()->current, 0);
+    if (!h)
+        THROW_NOMEM("txc_heap_new: cannot allocate a heap");
+    return h;
+}
+
+TXC_API txc_heap_t* txc_heap_parent(const txc_heap_t* h)
+{
+    return check_heap(h, "txc_heap_parent")->self.heap;
+}
+
+TXC_API txc_heap_t* txc_heap_of(const void* p)
+{
+    return hdr_owner(check_ptr(p, "txc_heap_of"));
+}
+
+static void stats_add(const txc_heap_t* h, size_t* allocs, size_t* bytes)
+{
+    *allocs += h->allocs;
+    *bytes += h->bytes;
+    for (const struct txc__node* n = h->head; n; n = n->next)
+        if (hdr_of(n->ptr)->tag & TF_HEAP)
+            stats_add(n->ptr, allocs, bytes);
+}
+
+TXC_API void txc_heap_stats(const txc_heap_t* h, txc_heap_stats_t* out)
+{
+    txc_heap_t* hh = check_heap(h, "txc_heap_stats");
+    if (!out)
+        THROW_ARG("txc_heap_stats: NULL output");
+    global_lock(hh);
+    out->allocs = h->allocs;
+    out->bytes = h->bytes;
+    out->total_allocs = out->total_bytes = 0;
+    stats_add(h, &out->total_allocs, &out->total_bytes);
+    global_unlock(hh);
+}
+
+/* Move everything on src to dst, keeping addresses: whole chunks change
+ * home, and arrival numbers shift past dst's so that src's allocations
+ * arrive on dst now, in their order.  Costs one step per chunk and per
+ * tracked allocation. */
+void heap_merge(txc_heap_t* src, txc_heap_t* dst)
+{
+    uint64_t shift = dst->seq;
+    struct txc__chunk* first = src->chunk;
+    struct txc__chunk* last = NULL;
+    for (struct txc__chunk* c = first; c; c = c->next) {
+        c->home = dst;
+        c->seq_delta += shift;
+        last = c;
+    }
+    if (first) {
+        if (dst->bump) { /* keep dst's current chunk at the head */
+            last->next = dst->chunk->next;
+            dst->chunk->next = first;
+        } else {
+            last->next = dst->chunk;
+            dst->chunk = first;
+        }
+        dst->nchunks += src->nchunks;
+    }
+    for (struct txc__node* n = src->head; n; n = n->next) {
+        n->seq += shift;
+        n->heap = dst;
+    }
+    if (src->head) {
+        src->head->prev = dst->tail;
+        if (dst->tail)
+            dst->tail->next = src->head;
+        else
+            dst->head = src->head;
+        dst->tail = src->tail;
+    }
+    dst->seq += src->seq;
+    dst->allocs += src->allocs;
+    dst->bytes += src->bytes;
+    src->head = src->tail = NULL;
+    src->chunk = NULL;
+    src->bump = src->end = NULL;
+    src->nchunks = 0;
+    src->allocs = src->bytes = 0;
+    src->seq = 0;
+}

@@ -1,0 +1,177 @@
+/*
+ * internal.h - what the library's modules share and users never see.
+ *
+ * The memory model, in one place:
+ *
+ *  - A heap (struct txc_heap) carves small allocations from chunks by bumping
+ *    a pointer.  Chunks come from a per-thread cache by size class, grow from
+ *    4 KiB to 256 KiB as a heap grows, and return to the cache when the heap
+ *    is freed.
+ *  - Every allocation has a 16-byte header (struct txc__hdr) right before it:
+ *    a magic tag with flags, the requested size, and one word that is either
+ *    the allocation's arrival number and its chunk offset (a plain
+ *    allocation) or a pointer to its node (a tracked allocation).
+ *  - An allocation is tracked when it needs individual attention: it has a
+ *    destructor, it moved to another heap, it is a heap, or it is large and
+ *    lives in its own malloc block.  Tracked allocations sit in their owner's
+ *    list in order of arrival, so freeing a heap walks that list backwards
+ *    (destructors newest first) and then hands back its chunks: the cost
+ *    grows with chunks and tracked allocations, not with plain ones.
+ *  - A small allocation that moves keeps its chunk: the chunk's pin count
+ *    holds it back when its home heap is freed (the chunk is orphaned), and
+ *    the last unpin returns it.
+ *  - The owner of a plain allocation is its chunk's home; merging a heap into
+ *    another (transaction commit, global_heap) re-homes whole chunks and
+ *    shifts their arrival numbers by a per-chunk delta, so it costs one step
+ *    per chunk and per tracked allocation.
+ *
+ * Invariants (checked by assert in debug builds):
+ *  - h->bump <= h->end, and both are NULL when h has no chunk.
+ *  - a tracked allocation's node->heap is its owner; node->ptr is it.
+ *  - chunk->refs is 1 while its home heap holds it, plus one per tracked
+ *    allocation carved from it that moved (NF_PINNED); at 0 it is released.
+ */
+#ifndef TXC_INTERNAL_H
+#define TXC_INTERNAL_H
+
+#include "config.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <txc.h>
+
+#define HIDDEN __attribute__((visibility("hidden")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* Header tag: magic in the high half, flags in the low half. */
+#define TAG_MAGIC 0xffff0000u
+#define TAG_LIVE 0x7c5a0000u
+#define TAG_DEAD 0xdead0000u
+#define TF_TRACKED 0x0001u /* word is a node pointer */
+#define TF_HEAP 0x0002u    /* the allocation is a struct txc_heap */
+#define TF_FRAME 0x0004u   /* the heap of a running block: cannot move or be freed */
+#define TF_LARGE 0x0008u   /* own malloc block (struct large) */
+#define TF_EXC 0x0010u     /* an exception object: moves and frees act on its heap */
+#define TF_OWNBLOCK 0x0020u /* a heap in its own malloc block [hdr][heap] */
+#define TF_STATIC 0x0040u  /* never freed (the global heap) */
+
+/* Node flags. */
+#define NF_MALLOC 0x1u /* node allocated separately */
+#define NF_PINNED 0x2u /* holds a pin on node->chunk */
+#define NF_DYING 0x4u  /* being freed */
+
+/* Heap flags. */
+#define HF_INDIVIDUAL 0x1u /* every allocation gets its own block */
+#define HF_GLOBAL 0x2u     /* the global heap: operations take its lock */
+#define HF_EXC 0x4u        /* holds an exception */
+#define HF_ROOT 0x8u       /* a thread's root heap */
+
+#define ALIGN 16u
+#define HDR_SIZE sizeof(struct txc__hdr)
+#define CHUNK_CLASSES 7                      /* 4 KiB .. 256 KiB */
+#define CHUNK_MIN ((size_t)4096)
+#define CHUNK_MAX (CHUNK_MIN << (CHUNK_CLASSES - 1))
+#define SMALL_MAX ((size_t)16384)             /* larger requests get their own block */
+#define SEQ_SHIFT 24
+#define OFF_MASK ((UINT64_C(1) << SEQ_SHIFT) - 1)
+
+struct txc__chunk {
+    struct txc__chunk* next; /* in the home heap's list */
+    txc_heap_t* home;        /* NULL when orphaned */
+    size_t size;             /* whole block */
+    size_t refs;             /* 1 for the home heap (while not orphaned) + pins */
+    uint64_t seq_delta;      /* added to the arrival numbers in headers */
+} __attribute__((aligned(16)));
+
+struct large {
+    struct txc__node node;
+    struct txc__hdr hdr;
+};
+
+/* A heap in its own block: the root heaps, txc_heap_new, exception heaps. */
+struct heap_block {
+    struct txc__hdr hdr;
+    txc_heap_t heap;
+};
+
+/* Per-thread state that the macros never touch. */
+struct tstate {
+    struct txc__chunk* cache[CHUNK_CLASSES];
+    unsigned ncache[CHUNK_CLASSES];
+    struct exc_full* nomem;  /* preallocated exception_nomem */
+    int global_depth;        /* nested global_heap blocks */
+    int registered;          /* thread-exit hook installed */
+};
+
+extern HIDDEN TLS struct tstate txc__ts;
+
+static inline struct txc__hdr* hdr_of(const void* p) { return (struct txc__hdr*)p - 1; }
+static inline size_t round_up(size_t n) { return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1); }
+static inline struct txc__node* hdr_node(const struct txc__hdr* h) { return (struct txc__node*)(uintptr_t)h->word; }
+static inline struct txc__chunk* hdr_chunk(const struct txc__hdr* h)
+{
+    return (struct txc__chunk*)((char*)h - (h->word & OFF_MASK) * ALIGN);
+}
+static inline txc_heap_t* hdr_owner(const struct txc__hdr* h)
+{
+    return (h->tag & TF_TRACKED) ? hdr_node(h)->heap : hdr_chunk(h)->home;
+}
+static inline struct txc__ctx* ctx_get(void);
+
+/* frame.c */
+HIDDEN void ctx_init(void);
+HIDDEN void frame_unwind_one(struct txc__frame* f);
+static inline struct txc__ctx* ctx_get(void)
+{
+    struct txc__ctx* c = &txc__ctx;
+    if (UNLIKELY(c->current == NULL))
+        ctx_init();
+    return c;
+}
+
+/* alloc.c */
+HIDDEN void* heap_alloc(txc_heap_t* h, size_t size, int zero);   /* throws nomem */
+HIDDEN void* heap_alloc_try(txc_heap_t* h, size_t size, int zero); /* NULL on no memory */
+HIDDEN void chunk_release(struct txc__chunk* c);
+HIDDEN void chunk_cache_drain(void);
+HIDDEN void poison(void* p, int byte, size_t n);
+
+/* heap.c */
+HIDDEN void heap_init(txc_heap_t* h, txc_heap_t* parent, unsigned hflags);
+HIDDEN txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags); /* NULL on no memory */
+HIDDEN void heap_clear(txc_heap_t* h);
+HIDDEN void heap_destroy(txc_heap_t* h); /* clear, unlink from parent, free its block */
+HIDDEN void heap_link(txc_heap_t* parent, struct txc__node* n);
+HIDDEN void heap_unlink(struct txc__node* n);
+HIDDEN void heap_merge(txc_heap_t* src, txc_heap_t* dst);
+HIDDEN struct txc__hdr* check_ptr(const void* p, const char* who);
+HIDDEN void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst); /* for exceptions: may throw nomem */
+HIDDEN void global_lock(txc_heap_t* h);
+HIDDEN void global_unlock(txc_heap_t* h);
+HIDDEN extern txc_heap_t* const txc__global;
+
+/* txn (transactions): called only inside one */
+HIDDEN bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner); /* true: deferred */
+HIDDEN void txn_move_hook(struct txc__hdr* hd, txc_heap_t* src);
+HIDDEN void txn_unwind(struct txc__frame* f);
+
+/* exceptions */
+struct exc_full {
+    txc_exception_t pub;
+    int nframes;
+    void* frames[32]; /* return addresses of the throw, for an uncaught one */
+};
+HIDDEN void exc_thread_done(void);
+HIDDEN bool exc_is_static(const txc_exception_t* e);
+HIDDEN void exc_backtrace(struct exc_full* x);
+HIDDEN void exc_default_handler(const txc_exception_t* e);
+HIDDEN void exc_thread_init(void);
+HIDDEN __attribute__((noreturn)) void exc_propagate(txc_exception_t* e);
+HIDDEN void run_guarded(void (*fn)(void*), void* arg, const char* what);
+
+#define THROW_ARG(...) txc__throw(txc_exception_arg, __FILE__, __LINE__, __func__, 0, NULL, NULL, __VA_ARGS__)
+#define THROW_NOMEM(...) txc__throw(txc_exception_nomem, __FILE__, __LINE__, __func__, 0, NULL, NULL, __VA_ARGS__)
+
+#endif

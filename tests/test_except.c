@@ -1,0 +1,735 @@
+/*
+ * test_except.c - exceptions (API.md section 2): try/catch/finally, the
+ * type tree, unwinding of the heap stack, causes and payloads, the uncaught
+ * handler, misuse.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+
+define_exception(my_error, exception_io);
+define_exception(my_sub_error, my_error);
+define_exception(other_error, exception_any);
+
+static int dlog[64];
+static int ndlog;
+static void log_dtor(void* p) { dlog[ndlog++] = *(int*)p; }
+static void tracked_int(int id)
+{
+    int* p = txc_alloc(sizeof *p);
+    *p = id;
+    txc_set_destructor(p, log_dtor);
+}
+
+/* ---- types ---- */
+
+static void user_types_form_a_tree(void** state)
+{
+    (void)state;
+    assert_string_equal(my_error->name, "my_error");
+    assert_ptr_equal(my_error->parent, exception_io);
+    assert_ptr_equal(exception_io->parent, exception_any);
+    assert_ptr_equal(exception_arg->parent, exception_any);
+    assert_ptr_equal(exception_nomem->parent, exception_any);
+    assert_null(exception_any->parent);
+    assert_string_equal(exception_any->name, "exception_any");
+    volatile int which = 0;
+    try {
+        throw(my_sub_error, "deep %d", 3);
+    } catch (other_error, e) {
+        which = 1;
+    } catch (exception_io, e) {
+        which = 2; /* first match in text order, by ancestry */
+        assert_true(txc_exception_is(e, my_sub_error));
+        assert_true(txc_exception_is(e, my_error));
+        assert_true(txc_exception_is(e, exception_any));
+        assert_false(txc_exception_is(e, exception_arg));
+        assert_ptr_equal(e->type, my_sub_error);
+        assert_string_equal(e->message, "deep 3");
+    } catch (my_sub_error, e) {
+        which = 3;
+    }
+    assert_int_equal(which, 2);
+}
+
+static void exception_any_catches_everything_catchable(void** state)
+{
+    (void)state;
+    const txc_exception_type_t* types[] = {exception_arg, exception_io, exception_nomem, my_error, other_error};
+    for (volatile size_t i = 0; i < 5; i++) {
+        volatile int caught = 0;
+        try {
+            throw(types[i], "t%zu", i);
+        } catch (exception_any, e) {
+            caught = 1;
+            assert_ptr_equal(e->type, types[i]);
+        }
+        assert_int_equal(caught, 1);
+    }
+}
+
+static void non_matching_catch_lets_it_through(void** state)
+{
+    (void)state;
+    volatile int inner = 0, outer = 0;
+    try {
+        try {
+            throw(exception_io, "x");
+        } catch (exception_arg, e) {
+            inner = 1;
+        }
+    } catch (exception_io, e) {
+        outer = 1;
+    }
+    assert_int_equal(inner, 0);
+    assert_int_equal(outer, 1);
+}
+
+static void many_catch_clauses(void** state)
+{
+    (void)state;
+    volatile int which = 0;
+    try {
+        throw(my_sub_error, "m");
+    } catch (exception_arg, e) {
+        which = 1;
+    } catch (exception_nomem, e) {
+        which = 2;
+    } catch (other_error, e) {
+        which = 3;
+    } catch (exception_arg, e) {
+        which = 4;
+    } catch (exception_arg, e) {
+        which = 5;
+    } catch (exception_arg, e) {
+        which = 6;
+    } catch (exception_arg, e) {
+        which = 7;
+    } catch (exception_arg, e) {
+        which = 8;
+    } catch (exception_arg, e) {
+        which = 9;
+    } catch (my_error, e) {
+        which = 10;
+    }
+    assert_int_equal(which, 10);
+    volatile int outer = 0;
+    try {
+        try {
+            throw(exception_io, "n");
+        } catch (exception_arg, e) {
+        } catch (exception_arg, e) {
+        } catch (exception_arg, e) {
+        } catch (exception_arg, e) {
+        } catch (exception_arg, e) {
+        } catch (exception_arg, e) {
+        } catch (exception_arg, e) {
+        } catch (exception_arg, e) {
+        } catch (other_error, e) {
+        }
+    } catch (exception_io, e) {
+        outer = 1;
+    }
+    assert_int_equal(outer, 1);
+}
+
+/* ---- finally ---- */
+
+static void finally_runs_on_all_three_paths(void** state)
+{
+    (void)state;
+    volatile int fin = 0, caught = 0;
+    try {
+    } finally {
+        fin++;
+    }
+    assert_int_equal(fin, 1);
+    try {
+        throw(exception_io, "a");
+    } catch (exception_io, e) {
+        caught++;
+    } finally {
+        fin++;
+    }
+    assert_int_equal(fin, 2);
+    try {
+        try {
+            throw(exception_io, "b");
+        } catch (exception_arg, e) {
+            fail();
+        } finally {
+            fin++;
+        }
+        fail(); /* not reached: the exception goes on */
+    } catch (exception_io, e) {
+        caught++;
+        assert_string_equal(e->message, "b");
+    }
+    assert_int_equal(fin, 3);
+    assert_int_equal(caught, 2);
+}
+
+static void break_and_continue_end_blocks_not_loops(void** state)
+{
+    (void)state;
+    volatile int body_rest = 0, fin = 0, loops = 0, catch_rest = 0;
+    for (volatile int i = 0; i < 3; i++) {
+        loops++;
+        try {
+            if (i == 0)
+                break;
+            if (i == 1)
+                continue;
+            throw(exception_io, "x");
+            body_rest++;
+        } catch (exception_io, e) {
+            break;
+            catch_rest++;
+        } finally {
+            fin++;
+            continue;
+            fin += 100;
+        }
+    }
+    assert_int_equal(loops, 3);
+    assert_int_equal(fin, 3);
+    assert_int_equal(body_rest, 0);
+    assert_int_equal(catch_rest, 0);
+}
+
+static int return_from_try_without_finally(void)
+{
+    try {
+        sub_heap {
+            tracked_int(1);
+            return 5;
+        }
+    } catch (exception_any, e) {
+        return -1;
+    }
+    return 0;
+}
+
+static int return_from_catch_without_finally(void)
+{
+    try {
+        throw(exception_io, "r");
+    } catch (exception_io, e) {
+        return 6;
+    }
+    return 0;
+}
+
+static void return_from_try_without_finally_pops_it(void** state)
+{
+    (void)state;
+    ndlog = 0;
+    assert_int_equal(return_from_try_without_finally(), 5);
+    assert_int_equal(ndlog, 1);
+    assert_int_equal(return_from_catch_without_finally(), 6);
+    /* the try stack is intact: an exception now reaches this try */
+    volatile int caught = 0;
+    try {
+        throw(exception_io, "after");
+    } catch (exception_io, e) {
+        caught = 1;
+    }
+    assert_int_equal(caught, 1);
+}
+
+static void leave_finally_by_return(void)
+{
+    try {
+        return;
+    } finally {
+    }
+}
+
+static void leave_finally_by_goto(void)
+{
+    try {
+        throw(exception_io, "g");
+    } catch (exception_io, e) {
+        goto out;
+    } finally {
+    }
+out:
+    return;
+}
+
+static void leaving_try_with_finally_by_return_is_fatal(void** state)
+{
+    (void)state;
+    expect_abort(leave_finally_by_return, "exception_fatal", "test_except.c:", "return or goto", NULL);
+    expect_abort(leave_finally_by_goto, "exception_fatal", "test_except.c:", "return or goto", NULL);
+}
+
+/* ---- unwinding ---- */
+
+static void recurse_and_throw(int depth)
+{
+    sub_heap {
+        tracked_int(depth);
+        txc_alloc(1000);
+        if (depth == 0)
+            throw(my_error, "bottom");
+        recurse_and_throw(depth - 1);
+    }
+}
+
+static void unwinding_frees_every_sub_heap(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_stats_t before = stats_of(root);
+    ndlog = 0;
+    volatile int caught = 0;
+    try {
+        recurse_and_throw(12);
+    } catch (my_error, e) {
+        caught = 1;
+        /* every sub heap is freed before the catch block runs */
+        assert_int_equal(ndlog, 13);
+        for (int i = 0; i < 13; i++)
+            assert_int_equal(dlog[i], i);
+        assert_ptr_equal(txc_heap_current(), root);
+        assert_ptr_equal(txc_heap_of(e), e->heap);
+        assert_ptr_equal(txc_heap_parent(e->heap), root);
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+    txc_heap_stats_t after = stats_of(root);
+    assert_int_equal(after.total_allocs, before.total_allocs);
+    assert_int_equal(after.total_bytes, before.total_bytes);
+}
+
+static void unwinding_restores_switched_heaps(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_t* h = txc_heap_new();
+    volatile int caught = 0;
+    try {
+        switch_heap(h) {
+            sub_heap {
+                switch_heap(root) { throw(exception_io, "s"); }
+            }
+        }
+    } catch (exception_io, e) {
+        caught = 1;
+        assert_ptr_equal(txc_heap_current(), root);
+    }
+    assert_int_equal(caught, 1);
+    assert_int_equal(h->busy, 0);
+    txc_free(h); /* not in use any more */
+}
+
+static void nested_try_statements(void** state)
+{
+    (void)state;
+    volatile int trace = 0;
+    try {
+        try {
+            try {
+                throw(exception_arg, "1");
+            } catch (exception_arg, e) {
+                trace = trace * 10 + 1;
+                throw(exception_io, "2");
+            } finally {
+                trace = trace * 10 + 2;
+            }
+        } catch (exception_io, e) {
+            trace = trace * 10 + 3;
+            assert_string_equal(e->message, "2");
+            throw(my_error, "3");
+        }
+    } catch (my_error, e) {
+        trace = trace * 10 + 4;
+    }
+    assert_int_equal(trace, 1234);
+}
+
+static void throw_in_catch_propagates_after_finally(void** state)
+{
+    (void)state;
+    volatile int fin = 0;
+    volatile int caught = 0;
+    try {
+        try {
+            throw(exception_io, "first");
+        } catch (exception_io, e) {
+            throw(exception_arg, "second");
+        } finally {
+            fin = 1;
+        }
+    } catch (exception_arg, e) {
+        caught = fin;
+        assert_string_equal(e->message, "second");
+    }
+    assert_int_equal(caught, 1);
+}
+
+static void throw_in_finally_takes_passing_as_cause(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    size_t before = stats_of(root).total_allocs;
+    volatile int caught = 0;
+    try {
+        try {
+            throw(exception_io, "passing");
+        } finally {
+            throw(exception_arg, "from finally");
+        }
+    } catch (exception_arg, e) {
+        caught = 1;
+        assert_non_null(e->cause);
+        assert_string_equal(e->cause->message, "passing");
+        assert_ptr_equal(e->cause->type, exception_io);
+        assert_ptr_equal(txc_heap_parent(e->cause->heap), e->heap);
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+    assert_int_equal(stats_of(root).total_allocs, before);
+}
+
+static void passing_exception_leaks_nothing(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    size_t before = stats_of(root).total_allocs;
+    sub_heap {
+        txc_heap_t* mid = txc_heap_current();
+        volatile int caught = 0;
+        try {
+            sub_heap {
+                try {
+                    throw(exception_io, "through");
+                } finally {
+                }
+            }
+        } catch (exception_io, e) {
+            caught = 1;
+            assert_ptr_equal(txc_heap_parent(e->heap), mid);
+        }
+        assert_int_equal(caught, 1);
+        assert_int_equal(stats_of(mid).allocs, 1); /* the exception, nothing else */
+    }
+    assert_int_equal(stats_of(root).total_allocs, before);
+}
+
+static void thousands_of_throws_keep_memory_flat(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_stats_t before = stats_of(root);
+    for (int i = 0; i < 10000; i++) {
+        sub_heap {
+            try {
+                sub_heap {
+                    txc_alloc(64);
+                    throw(exception_io, "round %d", i);
+                }
+            } catch (exception_io, e) {
+            }
+        }
+    }
+    txc_heap_stats_t after = stats_of(root);
+    assert_int_equal(after.total_allocs, before.total_allocs);
+    assert_int_equal(after.total_bytes, before.total_bytes);
+    /* a caught exception freed explicitly keeps the root flat too */
+    for (volatile int i = 0; i < 10000; i++) {
+        try {
+            throw(exception_io, "free me");
+        } catch (exception_io, e) {
+            txc_free(e);
+        }
+    }
+    assert_int_equal(stats_of(root).total_allocs, before.total_allocs);
+}
+
+/* ---- the caught exception and its heap ---- */
+
+static void caught_exception_belongs_to_try_heap(void** state)
+{
+    (void)state;
+    txc_exception_t* volatile kept = NULL;
+    sub_heap {
+        txc_heap_t* outer = txc_heap_current();
+        sub_heap {
+            txc_heap_t* inner = txc_heap_current();
+            try {
+                sub_heap { throw(exception_io, "keep %s", "me"); }
+            } catch (exception_io, e) {
+                assert_ptr_equal(txc_heap_parent(e->heap), inner);
+                kept = e;
+            }
+            /* valid after the try statement */
+            assert_string_equal(kept->message, "keep me");
+            escape(kept);
+            assert_ptr_equal(txc_heap_parent(kept->heap), outer);
+        }
+        assert_string_equal(kept->message, "keep me");
+        assert_ptr_equal(kept->type, exception_io);
+    }
+}
+
+static void throw_errno_records_errno(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    try {
+        errno = ENOENT;
+        throw_errno(exception_io, "open %s", "x.txt");
+    } catch (exception_io, e) {
+        caught = 1;
+        assert_int_equal(e->errnum, ENOENT);
+        char want[256];
+        snprintf(want, sizeof want, "open x.txt: %s", strerror(ENOENT));
+        assert_string_equal(e->message, want);
+    }
+    assert_int_equal(caught, 1);
+    try {
+        throw(exception_io, "plain");
+    } catch (exception_io, e) {
+        assert_int_equal(e->errnum, 0);
+    }
+}
+
+static void throw_fwd_moves_the_cause(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        try {
+            try {
+                throw(exception_io, "low level");
+            } catch (exception_io, low) {
+                throw_fwd(my_error, low, "high level %d", 2);
+            }
+        } catch (my_error, e) {
+            caught = 1;
+            assert_string_equal(e->message, "high level 2");
+            assert_non_null(e->cause);
+            assert_string_equal(e->cause->message, "low level");
+            assert_ptr_equal(txc_heap_parent(e->cause->heap), e->heap);
+            assert_int_equal(stats_of(h).allocs, 1); /* only the new exception */
+            char* d = txc_exception_describe(e);
+            assert_non_null(strstr(d, "my_error: high level 2"));
+            assert_non_null(strstr(d, "caused by exception_io: low level"));
+            assert_non_null(strstr(d, "test_except.c"));
+        }
+    }
+    assert_int_equal(caught, 1);
+}
+
+struct payload {
+    int line, column;
+};
+
+static void throw_data_moves_the_payload(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap {
+        try {
+            sub_heap {
+                struct payload* p = new(struct payload);
+                p->line = 3;
+                p->column = 14;
+                throw_data(my_error, p, "at %d:%d", p->line, p->column);
+            }
+        } catch (my_error, e) {
+            caught = 1;
+            struct payload* p = e->data;
+            assert_int_equal(p->line, 3);
+            assert_int_equal(p->column, 14);
+            assert_ptr_equal(txc_heap_of(p), e->heap);
+        }
+    }
+    assert_int_equal(caught, 1);
+}
+
+static void rethrow_throws_the_same_exception(void** state)
+{
+    (void)state;
+    txc_exception_t* volatile first = NULL;
+    volatile int caught = 0;
+    try {
+        try {
+            throw(exception_io, "again");
+        } catch (exception_io, e) {
+            first = e;
+            rethrow(e);
+        }
+    } catch (exception_io, e) {
+        caught = 1;
+        assert_ptr_equal(e, first);
+        assert_string_equal(e->message, "again");
+        assert_ptr_equal(txc_heap_parent(e->heap), txc_heap_current());
+    }
+    assert_int_equal(caught, 1);
+}
+
+static void rethrow_of_non_exception_is_refused(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap {
+        txc_exception_t* fake = txc_alloc_zero(sizeof(txc_exception_t));
+        try {
+            rethrow(fake);
+        } catch (exception_arg, e) {
+            caught++;
+        }
+        try {
+            rethrow(NULL);
+        } catch (exception_arg, e) {
+            caught++;
+        }
+    }
+    assert_int_equal(caught, 2);
+}
+
+static void nomem_is_thrown_and_caught(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap {
+        try {
+            throw(exception_nomem, "pretend %d", 1);
+        } catch (exception_nomem, e) {
+            caught = 1;
+            assert_string_equal(e->message, "pretend 1");
+            /* copied onto the try's heap since memory is available */
+            assert_non_null(e->heap);
+            assert_ptr_equal(txc_heap_parent(e->heap), txc_heap_current());
+        }
+    }
+    assert_int_equal(caught, 1);
+}
+
+/* ---- uncaught ---- */
+
+static void do_uncaught(void)
+{
+    sub_heap { throw(my_error, "nobody catches %s", "this"); }
+}
+
+static void do_uncaught_in_try(void)
+{
+    try {
+        throw(other_error, "not listed");
+    } catch (exception_io, e) {
+        fputs("wrong catch\n", stderr);
+    }
+}
+
+static void do_fatal(void)
+{
+    try {
+        throw(exception_fatal, "fatal %d", 9);
+    } catch (exception_any, e) {
+        fputs("caught fatal: wrong\n", stderr);
+    }
+}
+
+static void my_handler(const txc_exception_t* e)
+{
+    fprintf(stderr, "custom handler saw [%s] %s\n", e->type->name, e->message);
+}
+
+static void do_custom_handler(void)
+{
+    txc_set_uncaught_handler(my_handler);
+    throw(exception_arg, "custom");
+}
+
+static void uncaught_goes_to_the_handler_and_aborts(void** state)
+{
+    (void)state;
+    expect_abort(do_uncaught, "uncaught", "my_error", "nobody catches this", "test_except.c:",
+                 "do_uncaught", "backtrace", NULL);
+    expect_abort(do_uncaught_in_try, "other_error", "not listed", NULL);
+    expect_abort(do_fatal, "exception_fatal", "fatal 9", NULL);
+    expect_abort(do_custom_handler, "custom handler saw [exception_arg] custom", NULL);
+}
+
+static void set_uncaught_handler_returns_previous(void** state)
+{
+    (void)state;
+    txc_uncaught_handler_t old = txc_set_uncaught_handler(my_handler);
+    assert_ptr_equal(txc_set_uncaught_handler(old), my_handler);
+}
+
+/* ---- threads ---- */
+
+static void* thrower(void* arg)
+{
+    long id = (long)arg;
+    long caught = 0;
+    txc_heap_t* root = txc_heap_current();
+    for (int i = 0; i < 20000; i++) {
+        sub_heap {
+            char* s = txc_sprintf("%ld-%d", id, i);
+            try {
+                sub_heap {
+                    txc_alloc(40);
+                    throw(exception_io, "%s", s);
+                }
+            } catch (exception_io, e) {
+                char want[64];
+                snprintf(want, sizeof want, "%ld-%d", id, i);
+                if (strcmp(e->message, want) == 0 && txc_heap_current() != root)
+                    caught++;
+            }
+        }
+    }
+    return (void*)caught;
+}
+
+static void threads_throw_without_interfering(void** state)
+{
+    (void)state;
+    pthread_t t[2];
+    for (long i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, thrower, (void*)i);
+    for (int i = 0; i < 2; i++) {
+        void* r;
+        pthread_join(t[i], &r);
+        assert_int_equal((long)r, 20000);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(user_types_form_a_tree),
+        TEST(exception_any_catches_everything_catchable),
+        TEST(non_matching_catch_lets_it_through),
+        TEST(many_catch_clauses),
+        TEST(finally_runs_on_all_three_paths),
+        TEST(break_and_continue_end_blocks_not_loops),
+        TEST(return_from_try_without_finally_pops_it),
+        TEST(leaving_try_with_finally_by_return_is_fatal),
+        TEST(unwinding_frees_every_sub_heap),
+        TEST(unwinding_restores_switched_heaps),
+        TEST(nested_try_statements),
+        TEST(throw_in_catch_propagates_after_finally),
+        TEST(throw_in_finally_takes_passing_as_cause),
+        TEST(passing_exception_leaks_nothing),
+        TEST(thousands_of_throws_keep_memory_flat),
+        TEST(caught_exception_belongs_to_try_heap),
+        TEST(throw_errno_records_errno),
+        TEST(throw_fwd_moves_the_cause),
+        TEST(throw_data_moves_the_payload),
+        TEST(rethrow_throws_the_same_exception),
+        TEST(rethrow_of_non_exception_is_refused),
+        TEST(nomem_is_thrown_and_caught),
+        TEST(uncaught_goes_to_the_handler_and_aborts),
+        TEST(set_uncaught_handler_returns_previous),
+        TEST(threads_throw_without_interfering),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

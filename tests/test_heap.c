@@ -1,0 +1,1052 @@
+/*
+ * test_heap.c - the heap stack (API.md section 1): blocks, allocation,
+ * freeing, moving, destructors, statistics, misuse.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdint.h>
+
+/* ---- a destructor log ---- */
+
+static int dlog[64];
+static int ndlog;
+
+static void log_dtor(void* p)
+{
+    dlog[ndlog++] = *(int*)p;
+}
+
+static int* tracked_int(int id)
+{
+    int* p = txc_alloc(sizeof *p);
+    *p = id;
+    txc_set_destructor(p, log_dtor);
+    return p;
+}
+
+static void dlog_reset(void) { ndlog = 0; }
+
+/* ---- sub_heap ---- */
+
+static void sub_heap_frees_everything_on_normal_exit(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_stats_t before = stats_of(root);
+    dlog_reset();
+    sub_heap {
+        assert_ptr_not_equal(txc_heap_current(), root);
+        assert_ptr_equal(txc_heap_parent(txc_heap_current()), root);
+        tracked_int(1);
+        for (int i = 0; i < 1000; i++)
+            txc_alloc(100);
+        txc_heap_stats_t in = stats_of(root);
+        assert_int_equal(in.allocs, before.allocs + 1); /* the sub heap itself */
+        assert_int_equal(in.total_allocs, before.total_allocs + 1 + 1001);
+        assert_int_equal(in.total_bytes, before.total_bytes + sizeof(int) + 100000);
+    }
+    assert_ptr_equal(txc_heap_current(), root);
+    assert_int_equal(ndlog, 1);
+    txc_heap_stats_t after = stats_of(root);
+    assert_int_equal(after.total_allocs, before.total_allocs);
+    assert_int_equal(after.total_bytes, before.total_bytes);
+}
+
+static void sub_heap_break_and_continue_end_the_block(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    int iterations = 0, after_break = 0;
+    dlog_reset();
+    for (int i = 0; i < 3; i++) {
+        iterations++;
+        sub_heap {
+            tracked_int(i);
+            if (i == 0)
+                break; /* ends the sub_heap only */
+            if (i == 1)
+                continue; /* ends the sub_heap only */
+            after_break++;
+        }
+        assert_ptr_equal(txc_heap_current(), root);
+    }
+    assert_int_equal(iterations, 3);
+    assert_int_equal(after_break, 1);
+    assert_int_equal(ndlog, 3);
+}
+
+static int leave_by_return(void)
+{
+    sub_heap {
+        tracked_int(7);
+        sub_heap {
+            tracked_int(8);
+            return 42;
+        }
+    }
+    return 0;
+}
+
+static void sub_heap_return_frees_every_level(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    size_t before = stats_of(root).total_allocs;
+    dlog_reset();
+    assert_int_equal(leave_by_return(), 42);
+    assert_ptr_equal(txc_heap_current(), root);
+    assert_int_equal(ndlog, 2);
+    assert_int_equal(dlog[0], 8); /* inner block first */
+    assert_int_equal(dlog[1], 7);
+    assert_int_equal(stats_of(root).total_allocs, before);
+}
+
+static void sub_heap_goto_frees(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    dlog_reset();
+    sub_heap {
+        tracked_int(1);
+        sub_heap {
+            tracked_int(2);
+            goto out;
+        }
+    }
+out:
+    assert_ptr_equal(txc_heap_current(), root);
+    assert_int_equal(ndlog, 2);
+}
+
+static void sub_heap_switch_in_a_switch_statement(void** state)
+{
+    (void)state;
+    int reached = 0;
+    switch (1) {
+    case 1:
+        sub_heap {
+            break; /* ends the sub_heap, not the switch */
+        }
+        reached = 1;
+        break;
+    }
+    assert_int_equal(reached, 1);
+}
+
+static void empty_sub_heap_takes_no_memory(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_stats_t s = stats_of(txc_heap_current());
+        assert_int_equal(s.allocs, 0);
+        assert_int_equal(s.total_bytes, 0);
+        assert_null(txc_heap_current()->chunk);
+    }
+}
+
+/* ---- switch_heap ---- */
+
+static void switch_heap_makes_heap_current_and_restores(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_t* h = txc_heap_new();
+    void* p = NULL;
+    switch_heap(h) {
+        assert_ptr_equal(txc_heap_current(), h);
+        p = txc_alloc(10);
+    }
+    assert_ptr_equal(txc_heap_current(), root);
+    assert_ptr_equal(txc_heap_of(p), h);
+    for (int i = 0; i < 2; i++) {
+        switch_heap(h) {
+            break;
+        }
+        assert_ptr_equal(txc_heap_current(), root);
+    }
+    txc_free(h);
+}
+
+static txc_heap_t* switch_and_return(txc_heap_t* h)
+{
+    switch_heap(h) {
+        return txc_heap_current();
+    }
+    return NULL;
+}
+
+static void switch_heap_return_restores(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_t* h = txc_heap_new();
+    assert_ptr_equal(switch_and_return(h), h);
+    assert_ptr_equal(txc_heap_current(), root);
+    txc_free(h);
+}
+
+static void switch_heap_null_is_refused(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    try {
+        switch_heap(NULL) { fail(); }
+    } catch (exception_arg, e) {
+        caught = 1;
+    }
+    assert_int_equal(caught, 1);
+}
+
+static void heap_in_use_cannot_be_freed(void** state)
+{
+    (void)state;
+    txc_heap_t* h = txc_heap_new();
+    volatile int caught = 0;
+    switch_heap(h) {
+        sub_heap {
+            try {
+                txc_free(h);
+            } catch (exception_arg, e) {
+                caught = 1;
+                assert_non_null(strstr(e->message, "used by a running block"));
+            }
+        }
+    }
+    assert_int_equal(caught, 1);
+    txc_free(h);
+}
+
+/* ---- allocation ---- */
+
+static void alloc_is_aligned_and_sized(void** state)
+{
+    (void)state;
+    sub_heap {
+        for (size_t n = 0; n < 300; n++) {
+            char* p = txc_alloc(n);
+            assert_int_equal((uintptr_t)p % alignof(max_align_t), 0);
+            memset(p, 0x5a, n);
+        }
+        char* big = txc_alloc(1 << 20);
+        assert_int_equal((uintptr_t)big % alignof(max_align_t), 0);
+        memset(big, 1, 1 << 20);
+        txc_heap_stats_t s = stats_of(txc_heap_current());
+        assert_int_equal(s.allocs, 301);
+        assert_int_equal(s.bytes, 299 * 300 / 2 + (1 << 20));
+    }
+}
+
+static void alloc_zero_size_gives_unique_pointers(void** state)
+{
+    (void)state;
+    sub_heap {
+        void* a = txc_alloc(0);
+        void* b = txc_alloc(0);
+        assert_non_null(a);
+        assert_ptr_not_equal(a, b);
+        assert_ptr_equal(txc_heap_of(a), txc_heap_current());
+    }
+}
+
+static void new_and_alloc_zero_are_zeroed(void** state)
+{
+    (void)state;
+    struct s { long a[40]; };
+    sub_heap {
+        for (int i = 0; i < 50; i++) {
+            char* junk = txc_alloc(sizeof(struct s));
+            memset(junk, 0xff, sizeof(struct s));
+            txc_free(junk); /* the room is reused at once */
+            struct s* p = new(struct s);
+            for (int k = 0; k < 40; k++)
+                assert_int_equal(p->a[k], 0);
+            char* q = txc_alloc_zero(30000);
+            for (int k = 0; k < 30000; k++)
+                assert_int_equal(q[k], 0);
+        }
+    }
+}
+
+static void alloc_buffer_gives_at_least_min(void** state)
+{
+    (void)state;
+    sub_heap {
+        size_t got = 0;
+        char* p = txc_alloc_buffer(100, &got);
+        assert_true(got >= 100);
+        memset(p, 1, got);
+        assert_int_equal(stats_of(txc_heap_current()).bytes, got);
+        char* q = txc_alloc_buffer(100000, &got);
+        assert_true(got >= 100000);
+        memset(q, 1, got);
+        assert_non_null(txc_alloc_buffer(5, NULL));
+    }
+}
+
+static void realloc_keeps_contents_and_heap(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        char* p = txc_realloc(NULL, 10);
+        assert_ptr_equal(txc_heap_of(p), h);
+        strcpy(p, "123456789");
+        txc_heap_t* other = txc_heap_new();
+        switch_heap(other) {
+            /* grows on p's heap, not the current one */
+            for (size_t n = 20; n < 200000; n *= 2) {
+                p = txc_realloc(p, n);
+                assert_ptr_equal(txc_heap_of(p), h);
+                assert_string_equal(p, "123456789");
+            }
+        }
+        p = txc_realloc(p, 4);
+        assert_memory_equal(p, "1234", 4);
+        assert_int_equal(stats_of(h).bytes, 4);
+        assert_int_equal(stats_of(h).allocs, 2); /* p and the heap other */
+    }
+}
+
+static void realloc_last_allocation_grows_in_place(void** state)
+{
+    (void)state;
+    sub_heap {
+        char* p = txc_alloc(16);
+        char* q = txc_realloc(p, 64);
+        assert_ptr_equal(p, q);
+    }
+}
+
+static void realloc_moves_the_destructor(void** state)
+{
+    (void)state;
+    dlog_reset();
+    sub_heap {
+        int* p = tracked_int(5);
+        txc_alloc(1);
+        p = txc_realloc(p, 100000);
+        assert_int_equal(*p, 5);
+        assert_int_equal(ndlog, 0);
+    }
+    assert_int_equal(ndlog, 1);
+    assert_int_equal(dlog[0], 5);
+}
+
+static void huge_allocation_throws_nomem_and_leaks_nothing(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        size_t sizes[] = {SIZE_MAX, SIZE_MAX - 8, SIZE_MAX / 2, (size_t)1 << 62};
+        for (volatile size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            volatile int caught = 0;
+            try {
+                txc_alloc(sizes[i]);
+            } catch (exception_nomem, e) {
+                caught = 1;
+                txc_free(e);
+            }
+            assert_int_equal(caught, 1);
+            assert_int_equal(stats_of(h).total_allocs, 0);
+        }
+        volatile int caught = 0;
+        try {
+            txc_realloc(txc_alloc(8), SIZE_MAX);
+        } catch (exception_nomem, e) {
+            caught = 1;
+        }
+        assert_int_equal(caught, 1);
+    }
+}
+
+/* ---- heaps as allocations ---- */
+
+static void heap_new_is_an_allocation_on_current(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* outer = txc_heap_current();
+        txc_heap_t* h = txc_heap_new();
+        assert_ptr_equal(txc_heap_parent(h), outer);
+        assert_ptr_equal(txc_heap_of(h), outer);
+        assert_int_equal(stats_of(outer).allocs, 1);
+        assert_int_equal(stats_of(outer).bytes, 0);
+        switch_heap(h) {
+            txc_alloc(10);
+            txc_heap_t* g = txc_heap_new();
+            switch_heap(g) { txc_alloc(20); }
+        }
+        txc_heap_stats_t s = stats_of(outer);
+        assert_int_equal(s.total_allocs, 4);
+        assert_int_equal(s.total_bytes, 30);
+    }
+}
+
+static void root_and_global_have_no_parent(void** state)
+{
+    (void)state;
+    assert_null(txc_heap_parent(txc_heap_current()));
+    void* g = NULL;
+    global_heap { g = txc_alloc(8); }
+    assert_null(txc_heap_parent(txc_heap_of(g)));
+    txc_free(g);
+}
+
+static void free_heap_frees_its_tree(void** state)
+{
+    (void)state;
+    dlog_reset();
+    sub_heap {
+        txc_heap_t* h = txc_heap_new();
+        switch_heap(h) {
+            tracked_int(1);
+            txc_heap_t* g = txc_heap_new();
+            switch_heap(g) { tracked_int(2); }
+            tracked_int(3);
+        }
+        txc_free(h);
+        assert_int_equal(ndlog, 3);
+        assert_int_equal(dlog[0], 3);
+        assert_int_equal(dlog[1], 2);
+        assert_int_equal(dlog[2], 1);
+        assert_int_equal(stats_of(txc_heap_current()).total_allocs, 0);
+    }
+}
+
+static void free_null_does_nothing(void** state)
+{
+    (void)state;
+    txc_free(NULL);
+}
+
+static void free_single_allocation(void** state)
+{
+    (void)state;
+    dlog_reset();
+    sub_heap {
+        int* a = tracked_int(1);
+        txc_alloc(3);
+        txc_free(a);
+        assert_int_equal(ndlog, 1);
+        txc_heap_stats_t s = stats_of(txc_heap_current());
+        assert_int_equal(s.allocs, 1);
+        assert_int_equal(s.bytes, 3);
+    }
+    assert_int_equal(ndlog, 1);
+}
+
+/* ---- destructors ---- */
+
+static void destructors_run_in_reverse_arrival_order(void** state)
+{
+    (void)state;
+    dlog_reset();
+    sub_heap {
+        int* a = txc_alloc(sizeof(int));
+        *a = 1;
+        int* b = txc_alloc(sizeof(int));
+        *b = 2;
+        int* c = txc_alloc(sizeof(int));
+        *c = 3;
+        /* set out of order: the order is that of arrival, not of setting */
+        txc_set_destructor(b, log_dtor);
+        txc_set_destructor(c, log_dtor);
+        txc_set_destructor(a, log_dtor);
+        for (int i = 0; i < 2000; i++) /* several chunks */
+            txc_alloc(100);
+        tracked_int(4);
+    }
+    assert_int_equal(ndlog, 4);
+    assert_int_equal(dlog[0], 4);
+    assert_int_equal(dlog[1], 3);
+    assert_int_equal(dlog[2], 2);
+    assert_int_equal(dlog[3], 1);
+}
+
+static void moved_allocation_arrives_when_moved(void** state)
+{
+    (void)state;
+    dlog_reset();
+    sub_heap {
+        int* x = tracked_int(1);
+        int* y = NULL;
+        sub_heap {
+            y = tracked_int(2);
+            escape(y); /* arrives on the outer heap after x */
+        }
+        assert_int_equal(ndlog, 0);
+        tracked_int(3);
+        (void)x;
+    }
+    assert_int_equal(ndlog, 3);
+    assert_int_equal(dlog[0], 3);
+    assert_int_equal(dlog[1], 2);
+    assert_int_equal(dlog[2], 1);
+}
+
+static void null_destructor_removes_it(void** state)
+{
+    (void)state;
+    dlog_reset();
+    sub_heap {
+        int* a = tracked_int(1);
+        txc_set_destructor(a, NULL);
+        void* b = txc_alloc(4);
+        txc_set_destructor(b, NULL);
+    }
+    assert_int_equal(ndlog, 0);
+}
+
+static int seen_value;
+
+struct pair {
+    int* older;
+};
+
+static void pair_dtor(void* p)
+{
+    struct pair* pr = p;
+    seen_value = *pr->older; /* arrived before: still valid */
+}
+
+static void destructor_may_use_what_arrived_before(void** state)
+{
+    (void)state;
+    seen_value = 0;
+    sub_heap {
+        int* older = txc_alloc(sizeof(int));
+        *older = 99;
+        struct pair* pr = new(struct pair);
+        pr->older = older;
+        txc_set_destructor(pr, pair_dtor);
+    }
+    assert_int_equal(seen_value, 99);
+}
+
+static int contents_freed_when_heap_dtor_ran = -1;
+
+static void heap_dtor(void* h)
+{
+    (void)h;
+    contents_freed_when_heap_dtor_ran = ndlog;
+}
+
+static void destructor_of_a_heap_runs_before_its_contents(void** state)
+{
+    (void)state;
+    dlog_reset();
+    sub_heap {
+        txc_heap_t* h = txc_heap_new();
+        switch_heap(h) { tracked_int(11); }
+        txc_set_destructor(h, heap_dtor);
+    }
+    assert_int_equal(contents_freed_when_heap_dtor_ran, 0);
+    assert_int_equal(ndlog, 1);
+}
+
+/* ---- escape / import ---- */
+
+static void escape_moves_to_parent_keeping_address(void** state)
+{
+    (void)state;
+    txc_heap_t* outer;
+    char* s = NULL;
+    sub_heap {
+        outer = txc_heap_current();
+        sub_heap {
+            s = txc_alloc(6);
+            strcpy(s, "hello");
+            char* r = escape(s);
+            assert_ptr_equal(r, s);
+            assert_ptr_equal(txc_heap_of(s), outer);
+            assert_int_equal(stats_of(txc_heap_current()).allocs, 0);
+            for (int i = 0; i < 5000; i++) /* more chunks: the escaped one stays */
+                memset(txc_alloc(64), 0x77, 64);
+        }
+        assert_string_equal(s, "hello");
+        assert_int_equal(stats_of(outer).allocs, 1);
+        assert_int_equal(stats_of(outer).bytes, 6);
+    }
+}
+
+static void escape_list_and_import_list_move_each(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* outer = txc_heap_current();
+        int *a, *b;
+        double* c;
+        sub_heap {
+            a = new(int);
+            b = new(int);
+            c = new(double);
+            escape_list(a, b, c);
+            assert_ptr_equal(txc_heap_of(a), outer);
+            assert_ptr_equal(txc_heap_of(b), outer);
+            assert_ptr_equal(txc_heap_of(c), outer);
+            import_list(a, c);
+            assert_ptr_equal(txc_heap_of(a), txc_heap_current());
+            assert_ptr_equal(txc_heap_of(b), outer);
+            assert_ptr_equal(txc_heap_of(c), txc_heap_current());
+        }
+        assert_int_equal(stats_of(outer).total_allocs, 1);
+    }
+}
+
+static void import_moves_to_current_from_anywhere(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* a = txc_heap_new();
+        txc_heap_t* b = txc_heap_new();
+        char* p = NULL;
+        switch_heap(a) { p = txc_strdup("x"); }
+        switch_heap(b) {
+            assert_ptr_equal(import(p), p);
+        }
+        assert_ptr_equal(txc_heap_of(p), b);
+        txc_free(a);
+        assert_string_equal(p, "x");
+        txc_free(b);
+    }
+}
+
+static void escape_heap_moves_its_tree(void** state)
+{
+    (void)state;
+    dlog_reset();
+    sub_heap {
+        txc_heap_t* outer = txc_heap_current();
+        txc_heap_t* h = NULL;
+        sub_heap {
+            h = txc_heap_new();
+            switch_heap(h) { tracked_int(1); }
+            escape(h);
+            assert_ptr_equal(txc_heap_parent(h), outer);
+        }
+        assert_int_equal(ndlog, 0);
+        assert_int_equal(stats_of(outer).total_allocs, 2);
+    }
+    assert_int_equal(ndlog, 1);
+}
+
+static void escape_from_root_is_refused(void** state)
+{
+    (void)state;
+    void* p = txc_alloc(8);
+    volatile int caught = 0;
+    try {
+        escape(p);
+    } catch (exception_arg, e) {
+        caught = 1;
+        assert_non_null(strstr(e->message, "no parent"));
+    }
+    assert_int_equal(caught, 1);
+    assert_ptr_equal(txc_heap_of(p), txc_heap_current());
+    txc_free(p);
+}
+
+static void import_cycle_is_refused(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* h = txc_heap_new();
+        txc_heap_t* volatile g = NULL;
+        switch_heap(h) { g = txc_heap_new(); }
+        volatile int caught = 0;
+        switch_heap(g) {
+            try {
+                import(h); /* h into a heap below it */
+            } catch (exception_arg, e) {
+                caught++;
+            }
+        }
+        switch_heap(h) {
+            try {
+                import(h); /* into itself */
+            } catch (exception_arg, e) {
+                caught++;
+            }
+        }
+        assert_int_equal(caught, 2);
+        assert_ptr_equal(txc_heap_parent(g), h);
+        assert_ptr_equal(txc_heap_parent(h), txc_heap_current());
+    }
+}
+
+static void running_sub_heap_cannot_move(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap {
+        txc_heap_t* running = txc_heap_current();
+        sub_heap {
+            try {
+                escape(running);
+            } catch (exception_arg, e) {
+                caught++;
+            }
+        }
+        try {
+            import(running);
+        } catch (exception_arg, e) {
+            caught++;
+        }
+        try {
+            txc_free(running);
+        } catch (exception_arg, e) {
+            caught++;
+        }
+    }
+    assert_int_equal(caught, 3);
+}
+
+static void escape_list_refusal_moves_nothing(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* outer = txc_heap_current();
+        sub_heap {
+            txc_heap_t* running = txc_heap_current();
+            void* a = txc_alloc(1);
+            volatile int caught = 0;
+            try {
+                escape_list(a, running);
+            } catch (exception_arg, e) {
+                caught = 1;
+            }
+            assert_int_equal(caught, 1);
+            assert_ptr_equal(txc_heap_of(a), running);
+        }
+        assert_int_equal(stats_of(outer).total_allocs, 0);
+    }
+}
+
+static void null_is_refused_by_moves(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    try {
+        txc_escape(NULL);
+    } catch (exception_arg, e) {
+        caught++;
+    }
+    try {
+        txc_import(NULL);
+    } catch (exception_arg, e) {
+        caught++;
+    }
+    try {
+        txc_heap_of(NULL);
+    } catch (exception_arg, e) {
+        caught++;
+    }
+    try {
+        txc_heap_parent(NULL);
+    } catch (exception_arg, e) {
+        caught++;
+    }
+    try {
+        txc_heap_stats(NULL, NULL);
+    } catch (exception_arg, e) {
+        caught++;
+    }
+    assert_int_equal(caught, 5);
+}
+
+/* ---- fatal misuse, in child processes ---- */
+
+static char foreign_buf[64] __attribute__((aligned(16)));
+
+static void do_free_foreign(void) { txc_free(foreign_buf + 32); }
+static void do_escape_foreign(void) { txc_escape(foreign_buf + 16); }
+static void do_import_foreign(void) { txc_import(foreign_buf + 17); }
+static void do_realloc_foreign(void) { txc_realloc(foreign_buf + 32, 8); }
+static void do_heap_of_foreign(void) { txc_heap_of(foreign_buf + 48); }
+
+static void do_double_free(void)
+{
+    sub_heap {
+        void* p = txc_alloc(8);
+        txc_alloc(8);
+        txc_free(p);
+        txc_free(p);
+    }
+}
+
+static void do_escape_freed(void)
+{
+    sub_heap {
+        void* p = txc_alloc(8);
+        txc_alloc(8);
+        txc_free(p);
+        sub_heap { txc_escape(p); }
+    }
+}
+
+static void do_realloc_freed(void)
+{
+    sub_heap {
+        void* p = txc_alloc(8);
+        txc_alloc(8);
+        txc_free(p);
+        txc_realloc(p, 100);
+    }
+}
+
+static void foreign_and_freed_pointers_are_fatal(void** state)
+{
+    (void)state;
+    expect_abort(do_free_foreign, "exception_fatal", "txc_free", "not allocated by txc", NULL);
+    expect_abort(do_escape_foreign, "txc_escape", "not allocated by txc", NULL);
+    expect_abort(do_import_foreign, "txc_import", "not allocated by txc", NULL);
+    expect_abort(do_realloc_foreign, "txc_realloc", "not allocated by txc", NULL);
+    expect_abort(do_heap_of_foreign, "txc_heap_of", "not allocated by txc", NULL);
+    expect_abort(do_double_free, "txc_free", "already freed", NULL);
+    expect_abort(do_escape_freed, "txc_escape", "already freed", NULL);
+    expect_abort(do_realloc_freed, "txc_realloc", "already freed", NULL);
+}
+
+static void do_throw_in_destructor_dtor(void* p)
+{
+    (void)p;
+    throw(exception_io, "from a destructor");
+}
+
+static void do_throw_in_destructor(void)
+{
+    try {
+        sub_heap {
+            void* p = txc_alloc(1);
+            txc_set_destructor(p, do_throw_in_destructor_dtor);
+        }
+    } catch (exception_any, e) {
+        fputs("caught: wrong\n", stderr);
+    }
+}
+
+static void exception_escaping_destructor_is_fatal(void** state)
+{
+    (void)state;
+    expect_abort(do_throw_in_destructor, "exception_fatal", "escaped a destructor",
+                 "from a destructor", NULL);
+}
+
+static void catching_dtor(void* p)
+{
+    (void)p;
+    try {
+        throw(exception_io, "inside");
+    } catch (exception_io, e) {
+        seen_value = 1;
+    }
+}
+
+static void destructor_may_catch_its_own_exceptions(void** state)
+{
+    (void)state;
+    seen_value = 0;
+    sub_heap {
+        void* p = txc_alloc(1);
+        txc_set_destructor(p, catching_dtor);
+    }
+    assert_int_equal(seen_value, 1);
+}
+
+/* ---- debug poisoning ---- */
+
+static void debug_build_poisons_memory(void** state)
+{
+    (void)state;
+#ifdef TXC_DEBUG
+    sub_heap {
+        unsigned char* p = txc_alloc(64);
+        for (int i = 0; i < 64; i++)
+            assert_int_equal(p[i], 0xa0);
+        unsigned char* z = txc_alloc_zero(64);
+        for (int i = 0; i < 64; i++)
+            assert_int_equal(z[i], 0);
+        txc_alloc(1);
+        txc_free(p); /* stays in the chunk: readable */
+        for (int i = 0; i < 64; i++)
+            assert_int_equal(p[i], 0xfe);
+    }
+#else
+    skip();
+#endif
+}
+
+/* ---- global heap and threads ---- */
+
+static void global_heap_outlives_the_block(void** state)
+{
+    (void)state;
+    char* g = NULL;
+    sub_heap {
+        global_heap {
+            g = txc_strdup("global");
+            sub_heap { txc_alloc(100); } /* a sub heap inside still works */
+        }
+    }
+    assert_string_equal(g, "global");
+    txc_heap_t* G = txc_heap_of(g);
+    assert_ptr_not_equal(G, txc_heap_current());
+    assert_null(txc_heap_parent(G));
+    size_t before = stats_of(G).allocs;
+    txc_free(g);
+    assert_int_equal(stats_of(G).allocs, before - 1);
+}
+
+static void global_heap_discards_on_exception(void** state)
+{
+    (void)state;
+    dlog_reset();
+    char* volatile kept = NULL;
+    global_heap { kept = txc_strdup("k"); }
+    txc_heap_t* G = txc_heap_of(kept);
+    txc_heap_stats_t before = stats_of(G);
+    try {
+        global_heap {
+            tracked_int(1);
+            global_heap { tracked_int(2); } /* nested: part of the outer */
+            throw(exception_io, "abandon");
+        }
+    } catch (exception_io, e) {
+    }
+    assert_int_equal(ndlog, 2);
+    txc_heap_stats_t after = stats_of(G);
+    assert_int_equal(after.allocs, before.allocs);
+    assert_int_equal(after.bytes, before.bytes);
+    txc_free(kept);
+}
+
+#define NTHREADS 4
+#define ROUNDS 2000
+
+static void* global_worker(void* arg)
+{
+    void** out = arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        global_heap {
+            out[i] = txc_alloc(16);
+            sub_heap { txc_alloc(32); }
+        }
+        if (i % 2)
+            txc_free(out[i]), out[i] = NULL;
+    }
+    return NULL;
+}
+
+static void global_heap_is_thread_safe(void** state)
+{
+    (void)state;
+    void* g = NULL;
+    global_heap { g = txc_alloc(1); }
+    txc_heap_t* G = txc_heap_of(g);
+    txc_heap_stats_t before = stats_of(G);
+    pthread_t th[NTHREADS];
+    static void* outs[NTHREADS][ROUNDS];
+    for (int i = 0; i < NTHREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, global_worker, outs[i]), 0);
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(th[i], NULL);
+    txc_heap_stats_t after = stats_of(G);
+    assert_int_equal(after.allocs, before.allocs + NTHREADS * ROUNDS / 2);
+    assert_int_equal(after.bytes, before.bytes + NTHREADS * ROUNDS / 2 * 16);
+    for (int i = 0; i < NTHREADS; i++)
+        for (int k = 0; k < ROUNDS; k++)
+            txc_free(outs[i][k]);
+    txc_free(g);
+    assert_int_equal(stats_of(G).allocs, before.allocs - 1);
+}
+
+static int thread_dtor_ran;
+static void thread_dtor(void* p)
+{
+    (void)p;
+    __atomic_add_fetch(&thread_dtor_ran, 1, __ATOMIC_SEQ_CST);
+}
+
+static void* root_worker(void* arg)
+{
+    (void)arg;
+    txc_heap_t* root = txc_heap_current();
+    void* p = txc_alloc(10);
+    txc_set_destructor(p, thread_dtor);
+    for (int i = 0; i < 10000; i++) {
+        sub_heap {
+            txc_alloc(50);
+            assert_ptr_equal(txc_heap_parent(txc_heap_current()), root);
+        }
+    }
+    return root;
+}
+
+static void root_heap_is_per_thread_and_freed_at_exit(void** state)
+{
+    (void)state;
+    thread_dtor_ran = 0;
+    pthread_t a, b;
+    void *ra, *rb;
+    pthread_create(&a, NULL, root_worker, NULL);
+    pthread_create(&b, NULL, root_worker, NULL);
+    pthread_join(a, &ra);
+    pthread_join(b, &rb);
+    assert_ptr_not_equal(ra, txc_heap_current());
+    assert_ptr_not_equal(rb, txc_heap_current());
+    assert_int_equal(thread_dtor_ran, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(sub_heap_frees_everything_on_normal_exit),
+        TEST(sub_heap_break_and_continue_end_the_block),
+        TEST(sub_heap_return_frees_every_level),
+        TEST(sub_heap_goto_frees),
+        TEST(sub_heap_switch_in_a_switch_statement),
+        TEST(empty_sub_heap_takes_no_memory),
+        TEST(switch_heap_makes_heap_current_and_restores),
+        TEST(switch_heap_return_restores),
+        TEST(switch_heap_null_is_refused),
+        TEST(heap_in_use_cannot_be_freed),
+        TEST(alloc_is_aligned_and_sized),
+        TEST(alloc_zero_size_gives_unique_pointers),
+        TEST(new_and_alloc_zero_are_zeroed),
+        TEST(alloc_buffer_gives_at_least_min),
+        TEST(realloc_keeps_contents_and_heap),
+        TEST(realloc_last_allocation_grows_in_place),
+        TEST(realloc_moves_the_destructor),
+        TEST(huge_allocation_throws_nomem_and_leaks_nothing),
+        TEST(heap_new_is_an_allocation_on_current),
+        TEST(root_and_global_have_no_parent),
+        TEST(free_heap_frees_its_tree),
+        TEST(free_null_does_nothing),
+        TEST(free_single_allocation),
+        TEST(destructors_run_in_reverse_arrival_order),
+        TEST(moved_allocation_arrives_when_moved),
+        TEST(null_destructor_removes_it),
+        TEST(destructor_may_use_what_arrived_before),
+        TEST(destructor_of_a_heap_runs_before_its_contents),
+        TEST(escape_moves_to_parent_keeping_address),
+        TEST(escape_list_and_import_list_move_each),
+        TEST(import_moves_to_current_from_anywhere),
+        TEST(escape_heap_moves_its_tree),
+        TEST(escape_from_root_is_refused),
+        TEST(import_cycle_is_refused),
+        TEST(running_sub_heap_cannot_move),
+        TEST(escape_list_refusal_moves_nothing),
+        TEST(null_is_refused_by_moves),
+        TEST(foreign_and_freed_pointers_are_fatal),
+        TEST(exception_escaping_destructor_is_fatal),
+        TEST(destructor_may_catch_its_own_exceptions),
+        TEST(debug_build_poisons_memory),
+        TEST(global_heap_outlives_the_block),
+        TEST(global_heap_discards_on_exception),
+        TEST(global_heap_is_thread_safe),
+        TEST(root_heap_is_per_thread_and_freed_at_exit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,104 @@
+/*
+ * testutil.h - what every cmocka suite of txc shares: the teardown that
+ * checks the heap stack is back at the thread's root, death tests in a child
+ * process, and statistics helpers.
+ */
+#ifndef TXC_TESTUTIL_H
+#define TXC_TESTUTIL_H
+
+#include "config.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <txc.h>
+
+/* cmocka reports a failed assertion with longjmp, which skips the cleanups
+ * of txc's blocks: after a failure the frame stack still points into dead
+ * stack frames.  This teardown fails the test if the stack is not back at
+ * the root, and resets it so that the next test starts clean. */
+static inline int txc_test_teardown(void** state)
+{
+    (void)state;
+    struct txc__ctx* c = &txc__ctx;
+    if (c->top != NULL || (c->root && c->current != c->root)) {
+        fprintf(stderr, "teardown: heap stack not back at the thread's root\n");
+        c->top = NULL;
+        c->current = c->root;
+        return -1;
+    }
+    return 0;
+}
+
+#define TEST(fn) cmocka_unit_test_teardown(fn, txc_test_teardown)
+
+static inline txc_heap_stats_t stats_of(const txc_heap_t* h)
+{
+    txc_heap_stats_t s;
+    txc_heap_stats(h, &s);
+    return s;
+}
+
+/* Run fn in a child process with stderr captured.  Returns the captured
+ * text (static buffer) and stores how the child ended. */
+struct death {
+    int signaled, sig, exited, status;
+    char out[8192];
+};
+
+static inline void run_child(void (*fn)(void), struct death* d)
+{
+    int fds[2];
+    memset(d, 0, sizeof *d);
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        signal(SIGABRT, SIG_DFL);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t k;
+    while ((k = read(fds[0], d->out + len, sizeof d->out - 1 - len)) > 0)
+        len += (size_t)k;
+    d->out[len] = 0;
+    close(fds[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    d->signaled = WIFSIGNALED(st);
+    d->sig = d->signaled ? WTERMSIG(st) : 0;
+    d->exited = WIFEXITED(st);
+    d->status = d->exited ? WEXITSTATUS(st) : 0;
+}
+
+/* fn must end the child with abort() after printing text containing each
+ * of the given strings (NULL-terminated list). */
+static inline void expect_abort(void (*fn)(void), ...)
+{
+    struct death d;
+    run_child(fn, &d);
+    if (!d.signaled || d.sig != SIGABRT)
+        fail_msg("child did not abort (exited=%d status=%d signal=%d); stderr:\n%s", d.exited,
+                 d.status, d.sig, d.out);
+    va_list ap;
+    va_start(ap, fn);
+    for (const char* s; (s = va_arg(ap, const char*));)
+        if (!strstr(d.out, s))
+            fail_msg("child's stderr lacks \"%s\":\n%s", s, d.out);
+    va_end(ap);
+}
+
+#endif
