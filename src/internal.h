@@ -152,7 +152,31 @@ HIDDEN void global_lock(txc_heap_t* h);
 HIDDEN void global_unlock(txc_heap_t* h);
 HIDDEN extern txc_heap_t* const txc__global;
 
-/* txn (transactions): called only inside one */
+/* txn (transactions).
+ *
+ * The undo log, for every module whose objects change inside transactions
+ * (the containers above all).  An object records txn_now() when it is
+ * created ("born"); a mutator calls txn_log_if(born, undo, drop, size)
+ * before changing it.  Outside any transaction that is one predictable
+ * branch and returns NULL.  Inside one, for an object older than the
+ * innermost transaction, it returns a zeroed record of size bytes (aligned
+ * like max_align_t) to fill in; undo(rec) runs if the transaction aborts
+ * (newest record first, during the unwind, before any memory of the
+ * transaction is freed), drop(rec) (may be NULL) when the record is
+ * discarded instead (the outermost transaction committed), so that the
+ * record can release what it kept.  An object born inside the transaction
+ * vanishes with it on abort: nothing is logged for it (NULL).  It throws
+ * exception_nomem when the record cannot be had; log before changing
+ * anything so that a failure leaves the object as it was. */
+HIDDEN extern uint64_t txc__txn_clock;
+static inline uint64_t txn_now(void) { return __atomic_load_n(&txc__txn_clock, __ATOMIC_RELAXED); }
+HIDDEN void* txn_log(uint64_t born, void (*undo)(void* rec), void (*drop)(void* rec), size_t size);
+static inline void* txn_log_if(uint64_t born, void (*undo)(void* rec), void (*drop)(void* rec), size_t size)
+{
+    return UNLIKELY(txc__ctx.txn != NULL) ? txn_log(born, undo, drop, size) : NULL;
+}
+
+/* called only inside a transaction */
 HIDDEN bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner); /* true: deferred */
 HIDDEN void txn_move_hook(struct txc__hdr* hd, txc_heap_t* src);
 HIDDEN void txn_unwind(struct txc__frame* f);

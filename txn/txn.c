@@ -4,6 +4,14 @@
  */
 #include "internal.h"
 
+uint64_t txc__txn_clock;
+
+void* txn_log(uint64_t born, void (*undo)(void* rec), void (*drop)(void* rec), size_t size)
+{
+    (void)born, (void)undo, (void)drop, (void)size;
+    return NULL;
+}
+
 bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner)
 {
     (void)hd, (void)owner;
