@@ -388,7 +388,19 @@ void exc_propagate(txc_exception_t* e)
     if (!target)
         exc_backtrace((struct exc_full*)e); /* may end uncaught after the finally blocks */
 
-    /* Phase 2: unwind to the first try that catches or has a finally. */
+    /* Phase 2: unwind to the first try that catches or has a finally.  The
+     * transactions on the way replay their undo logs first, newest first,
+     * before any frame is popped and any memory freed. */
+    for (f = c->top; f; f = f->prev) {
+        if (f->kind == TXC__F_TXN)
+            txn_undo(f);
+        if (f->kind == TXC__F_TRY) {
+            struct txc__try* t = (struct txc__try*)f;
+            if ((t->stage == TXC__T_BODY && try_would_catch(t, e)) ||
+                ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally))
+                break;
+        }
+    }
     struct txc__try* t;
     for (;;) {
         f = c->top;

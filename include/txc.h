@@ -13,5 +13,6 @@
 #include <txc/heap.h>
 #include <txc/except.h>
 #include <txc/str.h>
+#include <txc/txn.h>
 
 #endif

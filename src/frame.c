@@ -77,7 +77,7 @@ void ctx_init(void)
 
 /* A heap that lives in a block's frame: an allocation on parent (or on no
  * heap) that cannot be moved or freed while the block runs. */
-static void frame_heap_init(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags)
+void frame_heap_init(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags)
 {
     s->hdr.word = (uint64_t)(uintptr_t)&s->heap.self;
     s->hdr.size = 0;
@@ -90,7 +90,7 @@ static void frame_heap_init(struct txc__sub_heap* s, txc_heap_t* parent, unsigne
     }
 }
 
-static void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind)
+void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind)
 {
     f->prev = c->top;
     f->saved = c->current;
@@ -98,7 +98,7 @@ static void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind)
     c->top = f;
 }
 
-static void frame_heap_release(struct txc__sub_heap* s)
+void frame_heap_release(struct txc__sub_heap* s)
 {
     txc_heap_t* h = &s->heap;
     if (h->self.dtor) {
@@ -162,49 +162,6 @@ TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s)
         s->heap->busy--;
 }
 
-/* ---- global_heap ---- */
-
-/* The staging heap of the outermost global_heap block of this thread, where
- * nested blocks allocate too. */
-static TLS txc_heap_t* global_stage;
-
-TXC_API struct txc__sub_heap* txc__global_heap_enter(struct txc__sub_heap* s)
-{
-    struct txc__ctx* c = ctx_get();
-    struct tstate* ts = &txc__ts;
-    if (ts->global_depth++ == 0) {
-        frame_heap_init(s, NULL, HF_INDIVIDUAL);
-        global_stage = &s->heap;
-    } else {
-        s->hdr.tag = 0; /* nested: only switches to the staging heap */
-    }
-    frame_push(c, &s->f, TXC__F_GLOBAL);
-    c->current = global_stage;
-    s->once = 1;
-    return s;
-}
-
-static void global_pop(struct txc__sub_heap* s, bool keep)
-{
-    struct txc__ctx* c = &txc__ctx;
-    c->top = s->f.prev;
-    c->current = s->f.saved;
-    if (--txc__ts.global_depth > 0)
-        return;
-    global_stage = NULL;
-    if (keep) {
-        global_lock(txc__global);
-        heap_merge(&s->heap, txc__global);
-        global_unlock(txc__global);
-    }
-    frame_heap_release(s);
-}
-
-TXC_API void txc__global_heap_leave(struct txc__sub_heap* s)
-{
-    global_pop(s, true);
-}
-
 /* ---- unwinding ---- */
 
 void frame_unwind_one(struct txc__frame* f)
@@ -215,9 +172,6 @@ void frame_unwind_one(struct txc__frame* f)
         break;
     case TXC__F_SWITCH:
         txc__switch_heap_leave((struct txc__switch_heap*)f);
-        break;
-    case TXC__F_GLOBAL:
-        global_pop((struct txc__sub_heap*)f, false);
         break;
     case TXC__F_TXN:
         txn_unwind(f);

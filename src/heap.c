@@ -288,7 +288,25 @@ static struct txc__hdr* exc_target(struct txc__hdr* hd, void** p, const char* wh
     (void)hd;
 }
 
+bool heap_within(const txc_heap_t* h, const txc_heap_t* ancestor)
+{
+    for (; h; h = h->self.heap)
+        if (h == ancestor)
+            return true;
+    return false;
+}
+
+uint64_t hdr_seq(const struct txc__hdr* hd)
+{
+    return (hd->tag & TF_TRACKED) ? hdr_node(hd)->seq : (hd->word >> SEQ_SHIFT) + hdr_chunk(hd)->seq_delta;
+}
+
 TXC_API void txc_free(void* p)
+{
+    heap_free(p, true);
+}
+
+void heap_free(void* p, bool may_defer)
 {
     if (!p)
         return;
@@ -308,7 +326,7 @@ TXC_API void txc_free(void* p)
             THROW_ARG("txc_free: heap %p is used by a running block", p);
     }
     txc_heap_t* owner = hdr_owner(hd);
-    if (txc__ctx.txn && txn_free_hook(hd, owner))
+    if (may_defer && txc__ctx.txn && txn_free_hook(hd, owner))
         return;
     global_lock(owner);
     free_alloc(owner, hd);
@@ -350,8 +368,6 @@ static void move_commit(struct txc__hdr* hd, txc_heap_t* dst)
     txc_heap_t* src = n->heap;
     if (src == dst)
         return;
-    if (txc__ctx.txn)
-        txn_move_hook(hd, src);
     if (n->chunk && !(n->flags & NF_PINNED)) {
         __atomic_add_fetch(&n->chunk->refs, 1, __ATOMIC_RELAXED);
         n->flags |= NF_PINNED;
@@ -393,6 +409,11 @@ static void move_array(void* const* ps, size_t n, bool to_current, const char* w
                 free(spares[i]);
             THROW_NOMEM("%s: cannot allocate a node", who); /* nothing has moved */
         }
+    }
+    if (txc__ctx.txn) { /* log before anything moves: a failure moves nothing */
+        for (size_t i = 0; i < n; i++)
+            if (hdr_owner(hds[i]) != dsts[i])
+                txn_move_hook(hds[i], hdr_owner(hds[i]));
     }
     txc_heap_t* lock = global ? txc__global : NULL;
     global_lock(lock);
@@ -531,4 +552,57 @@ void heap_merge(txc_heap_t* src, txc_heap_t* dst)
     src->nchunks = 0;
     src->allocs = src->bytes = 0;
     src->seq = 0;
+}
+
+/* Take back from dst what a heap_merge brought (arrival numbers in
+ * [seq_lo, seq_hi), chunks first..last) and free it: a nested transaction's
+ * commit undone by its parent's abort. */
+void heap_unmerge(txc_heap_t* dst, uint64_t seq_lo, uint64_t seq_hi, struct txc__chunk* first,
+                  struct txc__chunk* last, size_t allocs, size_t bytes)
+{
+    txc_heap_t tmp;
+    heap_init(&tmp, NULL, 0);
+    global_lock(dst);
+    struct txc__node* n = dst->tail;
+    while (n && n->seq >= seq_hi)
+        n = n->prev;
+    struct txc__node* hi = n;
+    while (n && n->seq >= seq_lo)
+        n = n->prev;
+    struct txc__node* lo = n ? n->next : dst->head;
+    if (hi && lo && lo->seq < seq_hi) {
+        /* unlink the run lo..hi */
+        if (lo->prev)
+            lo->prev->next = hi->next;
+        else
+            dst->head = hi->next;
+        if (hi->next)
+            hi->next->prev = lo->prev;
+        else
+            dst->tail = lo->prev;
+        lo->prev = NULL;
+        hi->next = NULL;
+        tmp.head = lo;
+        tmp.tail = hi;
+        for (struct txc__node* x = lo; x; x = x->next)
+            x->heap = &tmp;
+    }
+    if (first) {
+        struct txc__chunk** pp = &dst->chunk;
+        while (*pp && *pp != first)
+            pp = &(*pp)->next;
+        if (*pp) {
+            *pp = last->next;
+            last->next = NULL;
+            tmp.chunk = first;
+            for (struct txc__chunk* c = first; c; c = c->next)
+                c->home = &tmp;
+        }
+    }
+    dst->allocs -= allocs;
+    dst->bytes -= bytes;
+    tmp.allocs = allocs;
+    tmp.bytes = bytes;
+    global_unlock(dst);
+    heap_clear(&tmp);
 }

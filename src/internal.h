@@ -101,8 +101,6 @@ struct tstate {
     struct txc__chunk* cache[CHUNK_CLASSES];
     unsigned ncache[CHUNK_CLASSES];
     struct exc_full* nomem;  /* preallocated exception_nomem */
-    int global_depth;        /* nested global_heap blocks */
-    int registered;          /* thread-exit hook installed */
 };
 
 extern HIDDEN TLS struct tstate txc__ts;
@@ -123,6 +121,9 @@ static inline struct txc__ctx* ctx_get(void);
 /* frame.c */
 HIDDEN void ctx_init(void);
 HIDDEN void frame_unwind_one(struct txc__frame* f);
+HIDDEN void frame_heap_init(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags);
+HIDDEN void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind);
+HIDDEN void frame_heap_release(struct txc__sub_heap* s);
 static inline struct txc__ctx* ctx_get(void)
 {
     struct txc__ctx* c = &txc__ctx;
@@ -146,6 +147,11 @@ HIDDEN void heap_destroy(txc_heap_t* h); /* clear, unlink from parent, free its 
 HIDDEN void heap_link(txc_heap_t* parent, struct txc__node* n);
 HIDDEN void heap_unlink(struct txc__node* n);
 HIDDEN void heap_merge(txc_heap_t* src, txc_heap_t* dst);
+HIDDEN void heap_unmerge(txc_heap_t* dst, uint64_t seq_lo, uint64_t seq_hi, struct txc__chunk* first,
+                         struct txc__chunk* last, size_t allocs, size_t bytes);
+HIDDEN void heap_free(void* p, bool may_defer);
+HIDDEN bool heap_within(const txc_heap_t* h, const txc_heap_t* ancestor);
+HIDDEN uint64_t hdr_seq(const struct txc__hdr* hd);
 HIDDEN struct txc__hdr* check_ptr(const void* p, const char* who);
 HIDDEN void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst); /* for exceptions: may throw nomem */
 HIDDEN void global_lock(txc_heap_t* h);
@@ -180,6 +186,7 @@ static inline void* txn_log_if(uint64_t born, void (*undo)(void* rec), void (*dr
 HIDDEN bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner); /* true: deferred */
 HIDDEN void txn_move_hook(struct txc__hdr* hd, txc_heap_t* src);
 HIDDEN void txn_unwind(struct txc__frame* f);
+HIDDEN void txn_undo(struct txc__frame* f); /* replay the log of a frame being unwound */
 
 /* exceptions */
 struct exc_full {

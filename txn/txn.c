@@ -1,30 +1,391 @@
 /*
- * txn.c - transactions.  For now only the hooks that the heap module calls
- * while a transaction is active; none can be active yet.
+ * txn.c - transactions and the undo log.
+ *
+ * A transaction is a frame (struct txc__txn) on the thread's frame stack,
+ * like a sub_heap, and the innermost one is txc__ctx.txn.  It owns:
+ *
+ *  - a sub heap, current in the block, and h, a heap on it (sub_heap_txn),
+ *    or a detached staging heap (global_heap);
+ *  - an undo log: records, newest first, each with an undo function (run on
+ *    abort) and a drop function (run when the outermost transaction commits,
+ *    to release what the record kept).  Abort hooks are records too;
+ *  - commit hooks and deferred frees, oldest first.
+ *
+ * Records, hooks and deferred frees live on one private heap of the
+ * outermost transaction (its logheap), so a nested transaction can hand them
+ * to its parent by splicing lists, and one heap_destroy frees them all.
+ *
+ * Abort (during an exception's unwind): the unwinder first replays the logs
+ * of every transaction it is about to pop (txn_undo), newest first and
+ * before any frame is popped, so undo steps never meet freed memory; then
+ * txn_unwind frees the transaction's memory.
+ *
+ * Commit (the block left normally): h's contents merge into the heap that
+ * was current before the block (a global_heap's into the enclosing
+ * global_heap's staging heap, else the outermost transaction's pending
+ * heap, else the global heap).  A nested transaction then gives its records
+ * and hooks to its parent -- with an extra record that takes the merged
+ * memory back if h merged into a heap older than the parent.  The outermost
+ * one drops its records, performs its deferred frees, lets pending global
+ * allocations join the global heap, frees its logheap and runs the commit
+ * hooks.
+ *
+ * Age: a transaction's start is a tick of a process-wide clock.  Containers
+ * record the clock when they are born; they are older than a transaction
+ * when born before it started.  For plain allocations age is decided by
+ * heap: an allocation is the transaction's own when its heap is the
+ * transaction's sub heap or below it.
  */
 #include "internal.h"
 
+#include <string.h>
+
 uint64_t txc__txn_clock;
+
+struct rec {
+    struct rec* next;
+    void (*undo)(void*);
+    void (*drop)(void*);
+    void* arg;
+    const char* what;
+    max_align_t payload[];
+};
+
+struct hook {
+    struct hook* next;
+    void (*fn)(void*);
+    void* arg;
+};
+
+static struct txc__txn* txn_cur(void) { return (struct txc__txn*)txc__ctx.txn; }
+
+static void* log_alloc(struct txc__txn* t, size_t size)
+{
+    struct txc__txn* o = t->outer;
+    if (!o->logheap) {
+        o->logheap = heap_block_new(NULL, 0);
+        if (!o->logheap)
+            THROW_NOMEM("transaction: cannot allocate the undo log");
+    }
+    return heap_alloc(o->logheap, size, 1);
+}
+
+static struct rec* rec_push(struct txc__txn* t, void (*undo)(void*), void (*drop)(void*), size_t size,
+                            const char* what)
+{
+    struct rec* r = log_alloc(t, sizeof *r + size);
+    r->undo = undo;
+    r->drop = drop;
+    r->arg = r->payload;
+    r->what = what;
+    r->next = t->log;
+    t->log = r;
+    if (!t->log_tail)
+        t->log_tail = r;
+    return r;
+}
 
 void* txn_log(uint64_t born, void (*undo)(void* rec), void (*drop)(void* rec), size_t size)
 {
-    (void)born, (void)undo, (void)drop, (void)size;
-    return NULL;
+    struct txc__txn* t = txn_cur();
+    if (born >= t->start)
+        return NULL; /* born inside: it vanishes with the transaction */
+    return rec_push(t, undo, drop, size, "an undo step")->payload;
 }
+
+/* Is heap h the transaction's own (its sub heap or below)? */
+static bool txn_owns(const struct txc__txn* t, const txc_heap_t* h)
+{
+    return heap_within(h, &t->sh.heap);
+}
+
+/* ---- deferred frees ---- */
+
+struct deferred {
+    struct deferred* next;
+    void* p;
+};
 
 bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner)
 {
-    (void)hd, (void)owner;
-    return false;
+    struct txc__txn* t = txn_cur();
+    if (txn_owns(t, owner))
+        return false;
+    struct deferred* d = log_alloc(t, sizeof *d);
+    d->p = hd + 1;
+    if (t->frees_tail)
+        ((struct deferred*)t->frees_tail)->next = d;
+    else
+        t->frees = d;
+    t->frees_tail = d;
+    return true;
+}
+
+/* ---- moves ---- */
+
+struct move_rec {
+    void* p;
+    txc_heap_t* src;
+};
+
+static void undo_move(void* arg)
+{
+    struct move_rec* m = arg;
+    txc_heap_t* cur = txc__ctx.current;
+    txc__ctx.current = m->src;
+    txc_import(m->p); /* back where it was; it arrives there again */
+    txc__ctx.current = cur;
 }
 
 void txn_move_hook(struct txc__hdr* hd, txc_heap_t* src)
 {
-    (void)hd, (void)src;
+    struct txc__txn* t = txn_cur();
+    if (txn_owns(t, src))
+        return;
+    struct move_rec* m = rec_push(t, undo_move, NULL, sizeof *m, "an undo step")->arg;
+    m->p = hd + 1;
+    m->src = src;
+}
+
+/* ---- txn_set and hooks ---- */
+
+struct save_rec {
+    void* p;
+    size_t size;
+    unsigned char old[];
+};
+
+static void undo_save(void* arg)
+{
+    struct save_rec* s = arg;
+    memcpy(s->p, s->old, s->size);
+}
+
+TXC_API void txc__txn_save(void* p, size_t size)
+{
+    struct txc__txn* t = txn_cur();
+    if (!t)
+        return;
+    struct save_rec* s = rec_push(t, undo_save, NULL, sizeof *s + size, "an undo step")->arg;
+    s->p = p;
+    s->size = size;
+    memcpy(s->old, p, size);
+}
+
+TXC_API bool txc_in_txn(void)
+{
+    return txc__ctx.txn != NULL;
+}
+
+TXC_API void txc_on_abort(void (*fn)(void*), void* arg)
+{
+    struct txc__txn* t = txn_cur();
+    if (!fn)
+        THROW_ARG("txc_on_abort: NULL function");
+    if (!t)
+        return;
+    struct rec* r = rec_push(t, fn, NULL, 0, "an abort hook");
+    r->arg = arg;
+}
+
+TXC_API void txc_on_commit(void (*fn)(void*), void* arg)
+{
+    struct txc__txn* t = txn_cur();
+    if (!fn)
+        THROW_ARG("txc_on_commit: NULL function");
+    if (!t) {
+        fn(arg);
+        return;
+    }
+    struct hook* k = log_alloc(t, sizeof *k);
+    k->fn = fn;
+    k->arg = arg;
+    if (t->commits_tail)
+        ((struct hook*)t->commits_tail)->next = k;
+    else
+        t->commits = k;
+    t->commits_tail = k;
+}
+
+/* ---- entering ---- */
+
+TXC_API struct txc__txn* txc__txn_enter(struct txc__txn* t, int global)
+{
+    struct txc__ctx* c = ctx_get();
+    struct txc__txn* parent = c->txn;
+    frame_heap_init(&t->sh, global ? NULL : c->current, global ? HF_INDIVIDUAL : 0);
+    frame_push(c, &t->sh.f, TXC__F_TXN);
+    t->parent = parent;
+    t->outer = parent ? parent->outer : t;
+    t->start = __atomic_add_fetch(&txc__txn_clock, 1, __ATOMIC_RELAXED);
+    t->log = t->log_tail = NULL;
+    t->commits = t->commits_tail = NULL;
+    t->frees = t->frees_tail = NULL;
+    t->logheap = t->gpending = NULL;
+    t->global = global;
+    t->undone = 0;
+    t->heap = NULL;
+    c->txn = t;
+    c->current = &t->sh.heap;
+    if (!global) {
+        t->heap = txc_heap_new(); /* a throw here unwinds this frame */
+        t->heap->busy++;          /* cannot be freed inside the block */
+        hdr_of(t->heap)->tag |= TF_FRAME; /* nor moved */
+    } else {
+        t->heap = &t->sh.heap;
+    }
+    t->once = 1;
+    return t;
+}
+
+/* ---- aborting ---- */
+
+void txn_undo(struct txc__frame* f)
+{
+    struct txc__txn* t = (struct txc__txn*)f;
+    if (t->undone)
+        return;
+    t->undone = 1;
+    struct rec* r = t->log;
+    t->log = t->log_tail = NULL;
+    for (; r; r = r->next)
+        run_guarded(r->undo, r->arg, r->what);
 }
 
 void txn_unwind(struct txc__frame* f)
 {
-    txc__ctx.top = f->prev;
-    txc__ctx.current = f->saved;
+    struct txc__txn* t = (struct txc__txn*)f;
+    struct txc__ctx* c = &txc__ctx;
+    txn_undo(f);
+    c->top = f->prev;
+    c->current = f->saved;
+    c->txn = t->parent;
+    frame_heap_release(&t->sh);
+    if (!t->parent) {
+        if (t->gpending)
+            heap_destroy(t->gpending);
+        if (t->logheap)
+            heap_destroy(t->logheap);
+    }
+}
+
+/* ---- committing ---- */
+
+struct unmerge_rec {
+    txc_heap_t* dst;
+    uint64_t lo, hi;
+    struct txc__chunk *first, *last;
+    size_t allocs, bytes;
+};
+
+static void undo_merge(void* arg)
+{
+    struct unmerge_rec* u = arg;
+    heap_unmerge(u->dst, u->lo, u->hi, u->first, u->last, u->allocs, u->bytes);
+}
+
+static txc_heap_t* global_target(struct txc__txn* t)
+{
+    for (struct txc__txn* p = t->parent; p; p = p->parent)
+        if (p->global)
+            return &p->sh.heap;
+    if (!t->parent)
+        return txc__global;
+    struct txc__txn* o = t->outer;
+    if (!o->gpending) {
+        o->gpending = heap_block_new(NULL, HF_INDIVIDUAL);
+        if (!o->gpending)
+            THROW_NOMEM("global_heap: cannot allocate a pending heap");
+    }
+    return o->gpending;
+}
+
+static void splice(void** head, void** tail, void* chead, void* ctail, bool newest_first)
+{
+    if (!chead)
+        return;
+    if (newest_first) { /* child's records are newer: they go in front */
+        ((struct rec*)ctail)->next = *head;
+        *head = chead;
+        if (!*tail)
+            *tail = ctail;
+    } else {
+        if (*tail)
+            ((struct hook*)*tail)->next = chead; /* struct deferred has the same prefix */
+        else
+            *head = chead;
+        *tail = ctail;
+    }
+}
+
+TXC_API void txc__txn_leave(struct txc__txn* t)
+{
+    struct txc__ctx* c = &txc__ctx;
+    struct txc__txn* parent = t->parent;
+    txc_heap_t* before = t->sh.f.saved;
+    txc_heap_t* src = t->global ? &t->sh.heap : t->heap;
+
+    /* What may fail comes first, while the transaction is still the top
+     * frame: a failure here aborts it like any exception. */
+    txc_heap_t* dst = t->global ? global_target(t) : before;
+    struct unmerge_rec* u = NULL;
+    if (!t->global && parent && (src->head || src->chunk) && !txn_owns(parent, dst))
+        u = rec_push(parent, undo_merge, NULL, sizeof *u, "an undo step")->arg;
+
+    c->top = t->sh.f.prev;
+    c->current = before;
+    c->txn = parent;
+    if (u) {
+        u->dst = dst;
+        u->lo = dst->seq;
+        u->hi = dst->seq + src->seq;
+        u->first = src->chunk;
+        for (struct txc__chunk* ch = src->chunk; ch; ch = ch->next)
+            u->last = ch;
+        u->allocs = src->allocs;
+        u->bytes = src->bytes;
+    }
+    if (src->head || src->chunk) {
+        global_lock(dst);
+        heap_merge(src, dst);
+        global_unlock(dst);
+    }
+    if (!t->global)
+        t->heap->busy--;
+    frame_heap_release(&t->sh);
+
+    if (parent) {
+        splice(&parent->log, &parent->log_tail, t->log, t->log_tail, true);
+        splice(&parent->commits, &parent->commits_tail, t->commits, t->commits_tail, false);
+        splice(&parent->frees, &parent->frees_tail, t->frees, t->frees_tail, false);
+        return;
+    }
+    for (struct rec* r = t->log; r; r = r->next)
+        if (r->drop)
+            r->drop(r->arg);
+    for (struct deferred* d = t->frees; d; d = d->next)
+        heap_free(d->p, false);
+    if (t->gpending) {
+        global_lock(txc__global);
+        heap_merge(t->gpending, txc__global);
+        global_unlock(txc__global);
+        heap_destroy(t->gpending);
+    }
+    /* Commit hooks, in order; one that throws ends the run, and its
+     * exception propagates from here once the log memory is freed. */
+    txc_heap_t* logheap = t->logheap;
+    txc_exception_t* volatile thrown = NULL;
+    struct hook* volatile k = t->commits;
+    for (; k && !thrown; k = k->next) {
+        TXC_TRY {
+            k->fn(k->arg);
+        }
+        TXC_CATCH(txc_exception_any, e) {
+            thrown = e;
+        }
+    }
+    if (logheap)
+        heap_destroy(logheap);
+    if (thrown)
+        txc__rethrow(thrown);
 }

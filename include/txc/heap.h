@@ -151,7 +151,7 @@ struct txc__frame {
     int kind;
 };
 
-enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_GLOBAL, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER };
+enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER };
 
 struct txc__ctx {
     txc_heap_t* current;
@@ -180,8 +180,26 @@ TXC_API struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s);
 TXC_API void txc__sub_heap_leave(struct txc__sub_heap* s);
 TXC_API struct txc__switch_heap* txc__switch_heap_enter(struct txc__switch_heap* s, txc_heap_t* h);
 TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s);
-TXC_API struct txc__sub_heap* txc__global_heap_enter(struct txc__sub_heap* s);
-TXC_API void txc__global_heap_leave(struct txc__sub_heap* s);
+
+/* A transaction's frame: sub_heap_txn, switch_txn and global_heap. */
+struct txc__txn {
+    struct txc__sub_heap sh;       /* the sub heap (for global_heap: the staging heap) */
+    txc_heap_t* heap;              /* h of sub_heap_txn */
+    struct txc__txn* parent;       /* enclosing transaction */
+    struct txc__txn* outer;        /* outermost transaction: owns the log memory */
+    uint64_t start;                /* the transaction clock when it began */
+    void *log, *log_tail;          /* undo records, newest first */
+    void *commits, *commits_tail;  /* commit hooks, oldest first */
+    void *frees, *frees_tail;      /* deferred frees, oldest first */
+    txc_heap_t* logheap;           /* outermost only: where records live */
+    txc_heap_t* gpending;          /* outermost only: global_heap commits awaiting it */
+    int global;
+    int undone;
+    int once;
+};
+
+TXC_API struct txc__txn* txc__txn_enter(struct txc__txn* t, int global);
+TXC_API void txc__txn_leave(struct txc__txn* t);
 
 #define TXC__CAT2(a, b) a##b
 #define TXC__CAT(a, b) TXC__CAT2(a, b)
@@ -200,13 +218,17 @@ TXC_API void txc__global_heap_leave(struct txc__sub_heap* s);
          txc__sw.once; txc__sw.once = 0)
 
 /* global_heap { ... }: allocations in the block go to the process-wide global
- * heap, which lives as long as the program.  They are made on a per-thread
- * staging heap (txc_heap_current() inside the block) and join the global heap
- * when the block is left normally; if it is left by an exception they are
- * discarded.  Thread-safe; a global_heap nested in another is part of it. */
+ * heap, which lives as long as the program.  The block is a transaction
+ * (see <txc/txn.h>): allocations are made on a per-thread staging heap
+ * (txc_heap_current() inside the block) and join the global heap when the
+ * block is left normally -- or, inside another transaction, when the
+ * outermost one commits; if it is left by an exception they are discarded,
+ * and container changes and txn_set writes made in it are undone.
+ * Thread-safe: the global heap takes a lock when allocations join it or are
+ * freed or moved. */
 #define TXC_GLOBAL_HEAP                                                       \
-    for (struct txc__sub_heap txc__gh __attribute__((cleanup(txc__global_heap_leave))), \
-         *txc__ghp __attribute__((unused)) = txc__global_heap_enter(&txc__gh); \
+    for (struct txc__txn txc__gh __attribute__((cleanup(txc__txn_leave))),    \
+         *txc__ghp __attribute__((unused)) = txc__txn_enter(&txc__gh, 1);     \
          txc__gh.once; txc__gh.once = 0)
 
 /* A T* to a zeroed T on the current heap. */

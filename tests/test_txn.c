@@ -1,0 +1,572 @@
+/*
+ * test_txn.c - transactions (API.md section 3): memory kept only on a
+ * normal exit, txn_set, hooks, deferred frees, undone moves, nesting, the
+ * global heap as a transaction.
+ */
+#include "testutil.h"
+
+static char trace[256];
+static void trace_add(const char* s) { strcat(trace, s); }
+static void hook(void* arg) { trace_add((const char*)arg); }
+
+static int dtor_count;
+static void count_dtor(void* p)
+{
+    (void)p;
+    dtor_count++;
+    trace_add("D");
+}
+
+/* ---- memory ---- */
+
+static void commit_moves_h_to_the_heap_before(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* before = txc_heap_current();
+        char* kept = NULL;
+        void* scratch = NULL;
+        sub_heap_txn(h) {
+            assert_true(txc_in_txn());
+            assert_ptr_equal(txc_heap_parent(h), txc_heap_current());
+            assert_ptr_not_equal(txc_heap_current(), before);
+            switch_heap(h) {
+                kept = txc_strdup("kept");
+                for (int i = 0; i < 3000; i++) /* several chunks */
+                    txc_alloc(48);
+            }
+            scratch = txc_alloc(10); /* on the sub heap: freed */
+            txc_set_destructor(scratch, count_dtor);
+        }
+        assert_false(txc_in_txn());
+        assert_ptr_equal(txc_heap_current(), before);
+        assert_ptr_equal(txc_heap_of(kept), before);
+        assert_string_equal(kept, "kept");
+        txc_heap_stats_t s = stats_of(before);
+        assert_int_equal(s.allocs, 3001);
+        assert_int_equal(s.total_allocs, 3001);
+        assert_int_equal(s.bytes, 5 + 3000 * 48);
+    }
+}
+
+static void abort_discards_everything(void** state)
+{
+    (void)state;
+    dtor_count = 0;
+    sub_heap {
+        txc_heap_t* before = txc_heap_current();
+        txc_heap_stats_t s0 = stats_of(before);
+        volatile int caught = 0;
+        try {
+            switch_txn(h) {
+                void* p = txc_alloc(100);
+                txc_set_destructor(p, count_dtor);
+                sub_heap { txc_alloc(5); }
+                throw(exception_io, "abort");
+            }
+        } catch (exception_io, e) {
+            caught = 1;
+            assert_int_equal(dtor_count, 1); /* freed before the catch block */
+            txc_free(e);
+        }
+        assert_int_equal(caught, 1);
+        txc_heap_stats_t s1 = stats_of(before);
+        assert_int_equal(s1.total_allocs, s0.total_allocs);
+        assert_int_equal(s1.total_bytes, s0.total_bytes);
+    }
+}
+
+static void* commit_by_return(void)
+{
+    switch_txn(h) {
+        return txc_strdup("returned");
+    }
+    return NULL;
+}
+
+static void normal_exits_all_commit(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* before = txc_heap_current();
+        void* a = NULL;
+        void* b = NULL;
+        switch_txn(h) {
+            a = txc_alloc(1);
+            break;
+        }
+        for (int i = 0; i < 1; i++) {
+            switch_txn(h) {
+                b = txc_alloc(2);
+                continue;
+            }
+        }
+        char* c = commit_by_return();
+        void* d = NULL;
+        switch_txn(h) {
+            d = txc_alloc(4);
+            goto out;
+        }
+    out:
+        assert_ptr_equal(txc_heap_of(a), before);
+        assert_ptr_equal(txc_heap_of(b), before);
+        assert_ptr_equal(txc_heap_of(c), before);
+        assert_ptr_equal(txc_heap_of(d), before);
+        assert_string_equal(c, "returned");
+        assert_false(txc_in_txn());
+    }
+}
+
+static void h_cannot_be_freed_or_moved_inside(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap_txn(h) {
+        try {
+            txc_free(h);
+        } catch (exception_arg, e) {
+            caught++;
+        }
+        try {
+            escape(h);
+        } catch (exception_arg, e) {
+            caught++;
+        }
+    }
+    assert_int_equal(caught, 2);
+}
+
+/* ---- txn_set ---- */
+
+struct account {
+    long balance;
+    int flags;
+};
+
+static int evaluations;
+static long next_value(void)
+{
+    evaluations++;
+    return 500;
+}
+
+static void txn_set_is_undone_on_abort(void** state)
+{
+    (void)state;
+    static struct account acc = {100, 1};
+    static struct account* accs[1] = {&acc};
+    volatile int i = 0; /* changed in try, read after: volatile */
+    evaluations = 0;
+    try {
+        switch_txn(h) {
+            txn_set(accs[i++]->balance, next_value());
+            assert_int_equal(acc.balance, 500);
+            txn_set(acc.balance, 700);
+            txn_set(acc.flags, 9);
+            throw(exception_io, "fail");
+        }
+    } catch (exception_io, e) {
+        txc_free(e);
+    }
+    assert_int_equal(i, 1);
+    assert_int_equal(evaluations, 1);
+    assert_int_equal(acc.balance, 100);
+    assert_int_equal(acc.flags, 1);
+    switch_txn(h) { txn_set(acc.balance, 200); }
+    assert_int_equal(acc.balance, 200);
+    txn_set(acc.balance, 300); /* outside: a plain assignment */
+    assert_int_equal(acc.balance, 300);
+}
+
+/* ---- hooks ---- */
+
+static void hooks_run_at_the_right_time(void** state)
+{
+    (void)state;
+    trace[0] = 0;
+    txc_on_commit(hook, "now ");   /* outside: at once */
+    txc_on_abort(hook, "never ");  /* outside: nothing */
+    switch_txn(h) {
+        txc_on_commit(hook, "c1 ");
+        txc_on_abort(hook, "a1 ");
+        txc_on_commit(hook, "c2 ");
+        trace_add("body ");
+    }
+    assert_string_equal(trace, "now body c1 c2 ");
+    trace[0] = 0;
+    try {
+        switch_txn(h) {
+            txc_on_abort(hook, "a1 ");
+            txc_on_commit(hook, "c1 ");
+            txc_on_abort(hook, "a2 ");
+            throw(exception_io, "x");
+        }
+    } catch (exception_io, e) {
+        trace_add("catch ");
+        txc_free(e);
+    }
+    assert_string_equal(trace, "a2 a1 catch ");
+}
+
+static void inner_aborts_outer_commits(void** state)
+{
+    (void)state;
+    static long x = 1, y = 1;
+    trace[0] = 0;
+    switch_txn(outer) {
+        txn_set(x, 2);
+        try {
+            switch_txn(inner) {
+                txn_set(y, 3);
+                txc_on_commit(hook, "inner-commit ");
+                txc_on_abort(hook, "inner-abort ");
+                throw(exception_io, "inner fails");
+            }
+        } catch (exception_io, e) {
+            assert_true(txc_in_txn());
+        }
+        assert_int_equal(y, 1);
+        txc_on_commit(hook, "outer-commit ");
+    }
+    assert_int_equal(x, 2);
+    assert_int_equal(y, 1);
+    assert_string_equal(trace, "inner-abort outer-commit ");
+}
+
+static void inner_commits_outer_aborts(void** state)
+{
+    (void)state;
+    static long x = 1, y = 1;
+    trace[0] = 0;
+    try {
+        switch_txn(outer) {
+            txn_set(x, 2);
+            txc_on_abort(hook, "outer-abort ");
+            switch_txn(inner) {
+                txn_set(y, 3);
+                txn_set(x, 4);
+                txc_on_commit(hook, "inner-commit ");
+                txc_on_abort(hook, "inner-abort ");
+            }
+            assert_int_equal(y, 3);
+            assert_string_equal(trace, ""); /* commit hooks wait for the outermost */
+            throw(exception_io, "outer fails");
+        }
+    } catch (exception_io, e) {
+        txc_free(e);
+    }
+    assert_int_equal(x, 1);
+    assert_int_equal(y, 1);
+    assert_string_equal(trace, "inner-abort outer-abort ");
+}
+
+static void nested_commit_hooks_run_in_registration_order(void** state)
+{
+    (void)state;
+    trace[0] = 0;
+    switch_txn(a) {
+        txc_on_commit(hook, "1 ");
+        switch_txn(b) {
+            txc_on_commit(hook, "2 ");
+            switch_txn(c) { txc_on_commit(hook, "3 "); }
+        }
+        txc_on_commit(hook, "4 ");
+    }
+    assert_string_equal(trace, "1 2 3 4 ");
+}
+
+static void null_hooks_are_refused(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    void (*volatile none)(void*) = NULL;
+    try {
+        txc_on_commit(none, NULL);
+    } catch (exception_arg, e) {
+        caught++;
+    }
+    try {
+        switch_txn(h) { txc_on_abort(none, NULL); }
+    } catch (exception_arg, e) {
+        caught++;
+    }
+    assert_int_equal(caught, 2);
+}
+
+static void throwing_hook(void* arg)
+{
+    (void)arg;
+    throw(exception_io, "from a commit hook");
+}
+
+static void commit_hook_throw_keeps_memory(void** state)
+{
+    (void)state;
+    static char* kept;
+    volatile int caught = 0;
+    trace[0] = 0;
+    sub_heap {
+        txc_heap_t* before = txc_heap_current();
+        try {
+            switch_txn(h) {
+                kept = txc_strdup("in place");
+                txc_on_commit(hook, "1 ");
+                txc_on_commit(throwing_hook, NULL);
+                txc_on_commit(hook, "3 ");
+            }
+        } catch (exception_io, e) {
+            caught = 1;
+            assert_false(txc_in_txn());
+            assert_ptr_equal(txc_heap_of(kept), before);
+            assert_string_equal(kept, "in place");
+        }
+        assert_string_equal(trace, "1 ");
+    }
+    assert_int_equal(caught, 1);
+}
+
+static void throwing_abort_hook(void* arg)
+{
+    (void)arg;
+    throw(exception_io, "from an abort hook");
+}
+
+static void do_abort_hook_throws(void)
+{
+    try {
+        switch_txn(h) {
+            txc_on_abort(throwing_abort_hook, NULL);
+            throw(exception_arg, "abort");
+        }
+    } catch (exception_any, e) {
+        fputs("caught: wrong\n", stderr);
+    }
+}
+
+static void exception_from_abort_hook_is_fatal(void** state)
+{
+    (void)state;
+    expect_abort(do_abort_hook_throws, "exception_fatal", "escaped an abort hook", "from an abort hook",
+                 NULL);
+}
+
+/* ---- deferred frees and moves ---- */
+
+static void free_of_older_allocation_is_deferred(void** state)
+{
+    (void)state;
+    sub_heap {
+        void* older = txc_alloc(16);
+        txc_set_destructor(older, count_dtor);
+        dtor_count = 0;
+        trace[0] = 0;
+        switch_txn(h) {
+            txc_free(older);
+            assert_int_equal(dtor_count, 0); /* still there */
+            txc_on_commit(hook, "hook ");
+            void* mine = txc_alloc(8); /* the transaction's own: freed at once */
+            txc_set_destructor(mine, count_dtor);
+            txc_free(mine);
+            assert_int_equal(dtor_count, 1);
+        }
+        assert_int_equal(dtor_count, 2);
+        assert_string_equal(trace, "DDhook "); /* deferred frees before hooks */
+        assert_int_equal(stats_of(txc_heap_current()).allocs, 0);
+
+        void* survivor = txc_alloc(16);
+        txc_set_destructor(survivor, count_dtor);
+        dtor_count = 0;
+        try {
+            switch_txn(h) {
+                txc_free(survivor);
+                throw(exception_io, "abort");
+            }
+        } catch (exception_io, e) {
+        }
+        assert_int_equal(dtor_count, 0);
+        assert_ptr_equal(txc_heap_of(survivor), txc_heap_current());
+    }
+}
+
+static void moves_of_older_allocations_are_undone(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* home = txc_heap_current();
+        txc_heap_t* other = txc_heap_new();
+        char* p = txc_strdup("mover");
+        char* volatile q = NULL;
+        switch_heap(other) { q = txc_strdup("escaper"); }
+        try {
+            switch_txn(h) {
+                import(p); /* into h */
+                assert_ptr_equal(txc_heap_of(p), h);
+                escape(q); /* other -> home */
+                assert_ptr_equal(txc_heap_of(q), home);
+                throw(exception_io, "abort");
+            }
+        } catch (exception_io, e) {
+        }
+        assert_ptr_equal(txc_heap_of(p), home);
+        assert_ptr_equal(txc_heap_of(q), other);
+        assert_string_equal(p, "mover");
+        assert_string_equal(q, "escaper");
+        switch_txn(h) { import(p); }
+        assert_ptr_equal(txc_heap_of(p), home); /* committed: h merged into home */
+    }
+}
+
+/* The design's pattern: data on a target heap, updated inside
+ * switch_heap(target) switch_txn(h); a failure after the update leaves the
+ * target exactly as before. */
+struct ledger {
+    long total;
+    char* last_note;
+};
+
+static void update_then_fail(txc_heap_t* target, struct ledger* lg, bool fail_after)
+{
+    switch_heap(target) {
+        switch_txn(h) {
+            char* note = txc_sprintf("added %d", 5);
+            txn_set(lg->total, lg->total + 5);
+            txn_set(lg->last_note, note);
+            if (fail_after)
+                throw(exception_io, "after the update");
+        }
+    }
+}
+
+static void failed_update_leaves_target_as_before(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* target = txc_heap_new();
+        struct ledger* volatile lg = NULL;
+        switch_heap(target) {
+            lg = new(struct ledger);
+            lg->last_note = txc_strdup("initial");
+        }
+        txc_heap_stats_t s0 = stats_of(target);
+        volatile int caught = 0;
+        try {
+            update_then_fail(target, lg, true);
+        } catch (exception_io, e) {
+            caught = 1;
+        }
+        assert_int_equal(caught, 1);
+        txc_heap_stats_t s1 = stats_of(target);
+        assert_int_equal(s1.allocs, s0.allocs);
+        assert_int_equal(s1.bytes, s0.bytes);
+        assert_int_equal(s1.total_allocs, s0.total_allocs);
+        assert_int_equal(lg->total, 0);
+        assert_string_equal(lg->last_note, "initial");
+        update_then_fail(target, lg, false);
+        assert_int_equal(lg->total, 5);
+        assert_string_equal(lg->last_note, "added 5");
+        assert_ptr_equal(txc_heap_of(lg->last_note), target);
+        assert_int_equal(stats_of(target).allocs, s0.allocs + 1);
+    }
+}
+
+static void nested_commit_into_older_heap_is_taken_back(void** state)
+{
+    (void)state;
+    dtor_count = 0;
+    sub_heap {
+        txc_heap_t* target = txc_heap_new();
+        switch_heap(target) { txc_alloc(3); }
+        txc_heap_stats_t s0 = stats_of(target);
+        void* merged = NULL;
+        try {
+            sub_heap_txn(outer) {
+                switch_heap(target) {
+                    switch_txn(inner) {
+                        merged = txc_alloc(40);
+                        txc_set_destructor(merged, count_dtor);
+                        for (int i = 0; i < 2000; i++)
+                            txc_alloc(64);
+                    }
+                }
+                assert_ptr_equal(txc_heap_of(merged), target);
+                switch_heap(target) { txc_alloc(7); } /* not the inner's: stays */
+                throw(exception_io, "outer aborts");
+            }
+        } catch (exception_io, e) {
+        }
+        assert_int_equal(dtor_count, 1);
+        txc_heap_stats_t s1 = stats_of(target);
+        assert_int_equal(s1.allocs, s0.allocs + 1);
+        assert_int_equal(s1.bytes, s0.bytes + 7);
+    }
+}
+
+/* ---- the global heap as a transaction ---- */
+
+static void global_heap_inside_txn_waits_for_outermost(void** state)
+{
+    (void)state;
+    static char* g;
+    void* volatile probe = NULL;
+    global_heap { probe = txc_alloc(1); }
+    txc_heap_t* G = txc_heap_of(probe);
+    size_t n0 = stats_of(G).allocs;
+    try {
+        switch_txn(h) {
+            global_heap { g = txc_strdup("pending"); }
+            assert_int_equal(stats_of(G).allocs, n0);
+            throw(exception_io, "abort");
+        }
+    } catch (exception_io, e) {
+    }
+    assert_int_equal(stats_of(G).allocs, n0);
+    switch_txn(h) {
+        global_heap {
+            assert_true(txc_in_txn());
+            g = txc_strdup("committed");
+        }
+    }
+    assert_int_equal(stats_of(G).allocs, n0 + 1);
+    assert_ptr_equal(txc_heap_of(g), G);
+    txc_free(g);
+    txc_free(probe);
+}
+
+static void global_heap_undoes_txn_set(void** state)
+{
+    (void)state;
+    static int v = 1;
+    try {
+        global_heap {
+            txn_set(v, 2);
+            throw(exception_io, "abort");
+        }
+    } catch (exception_io, e) {
+    }
+    assert_int_equal(v, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(commit_moves_h_to_the_heap_before),
+        TEST(abort_discards_everything),
+        TEST(normal_exits_all_commit),
+        TEST(h_cannot_be_freed_or_moved_inside),
+        TEST(txn_set_is_undone_on_abort),
+        TEST(hooks_run_at_the_right_time),
+        TEST(inner_aborts_outer_commits),
+        TEST(inner_commits_outer_aborts),
+        TEST(nested_commit_hooks_run_in_registration_order),
+        TEST(null_hooks_are_refused),
+        TEST(commit_hook_throw_keeps_memory),
+        TEST(exception_from_abort_hook_is_fatal),
+        TEST(free_of_older_allocation_is_deferred),
+        TEST(moves_of_older_allocations_are_undone),
+        TEST(failed_update_leaves_target_as_before),
+        TEST(nested_commit_into_older_heap_is_taken_back),
+        TEST(global_heap_inside_txn_waits_for_outermost),
+        TEST(global_heap_undoes_txn_set),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
