@@ -92,8 +92,8 @@ status=0
 check _build "gcc"
 build _build-clang CC=clang CXX=clang++ --enable-debug
 check _build-clang "clang, --enable-debug"
-build _build-asan --enable-sanitizers --enable-debug
-check _build-asan "gcc, AddressSanitizer+UBSan, --enable-debug"
+build _build-asan --enable-sanitizers --enable-debug --enable-fault-injection
+check _build-asan "gcc, AddressSanitizer+UBSan, --enable-debug --enable-fault-injection"
 
 passed=0 failed=0
 for f in "${logs[@]}"; do

@@ -466,10 +466,9 @@ TXC_API void txc__throw(const txc_exception_type_t* type, const char* file, int 
         if (cause)
             exc_nest(e, cause);
         if (data) {
-            struct txc__node* spare = malloc(sizeof *spare);
+            struct txc__node* spare = sys_malloc(sizeof *spare);
             if (spare || (hdr_of(data)->tag & TF_TRACKED)) {
-                free(spare);
-                heap_move_nocheck(hdr_of(data), e->heap);
+                heap_move_nocheck(hdr_of(data), e->heap, spare);
                 e->data = data;
             } else {
                 exc_discard(e);

@@ -18,6 +18,19 @@
 
 HIDDEN TLS struct tstate txc__ts;
 
+#ifdef TXC_FAULT_INJECTION
+HIDDEN TLS unsigned long txc__fault_countdown;
+HIDDEN TLS unsigned long txc__fault_requests;
+
+unsigned long txc__fault_inject(unsigned long nth)
+{
+    unsigned long seen = txc__fault_requests;
+    txc__fault_requests = 0;
+    txc__fault_countdown = nth;
+    return seen;
+}
+#endif
+
 #define CACHE_PER_CLASS 8
 
 void poison(void* p, int byte, size_t n)
@@ -46,7 +59,7 @@ static struct txc__chunk* chunk_get(unsigned k)
         ts->cache[k] = c->next;
         ts->ncache[k]--;
     } else {
-        c = malloc(CHUNK_MIN << k);
+        c = sys_malloc(CHUNK_MIN << k);
         if (!c)
             return NULL;
         c->size = CHUNK_MIN << k;
@@ -87,7 +100,7 @@ static void* alloc_large(txc_heap_t* h, size_t size, int zero)
 {
     if (size > SIZE_MAX - sizeof(struct large))
         return NULL;
-    struct large* l = malloc(sizeof *l + size);
+    struct large* l = sys_malloc(sizeof *l + size);
     if (!l)
         return NULL;
     void* p = l + 1;

@@ -127,7 +127,7 @@ static void heap_insert_ordered(txc_heap_t* h, struct txc__node* n)
 
 txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags)
 {
-    struct heap_block* b = malloc(sizeof *b);
+    struct heap_block* b = sys_malloc(sizeof *b);
     if (!b)
         return NULL;
     b->hdr.word = (uint64_t)(uintptr_t)&b->heap.self;
@@ -144,7 +144,7 @@ txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags)
 
 static struct txc__node* node_new(void)
 {
-    struct txc__node* n = malloc(sizeof *n);
+    struct txc__node* n = sys_malloc(sizeof *n);
     if (!n)
         THROW_NOMEM("cannot allocate a node");
     return n;
@@ -376,9 +376,8 @@ static void move_commit(struct txc__hdr* hd, txc_heap_t* dst)
     heap_link(dst, n);
 }
 
-void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst)
+void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst, struct txc__node* spare)
 {
-    struct txc__node* spare = (hd->tag & TF_TRACKED) ? NULL : node_new();
     txc_heap_t* src = hdr_owner(hd);
     global_lock(src);
     global_lock(dst);
@@ -386,6 +385,7 @@ void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst)
     move_commit(hd, dst);
     global_unlock(dst);
     global_unlock(src);
+    free(spare);
 }
 
 static void move_array(void* const* ps, size_t n, bool to_current, const char* who)
@@ -403,7 +403,7 @@ static void move_array(void* const* ps, size_t n, bool to_current, const char* w
     }
     struct txc__node* spares[n ? n : 1];
     for (size_t i = 0; i < n; i++) {
-        spares[i] = (hds[i]->tag & TF_TRACKED) ? NULL : malloc(sizeof(struct txc__node));
+        spares[i] = (hds[i]->tag & TF_TRACKED) ? NULL : sys_malloc(sizeof(struct txc__node));
         if (!spares[i] && !(hds[i]->tag & TF_TRACKED)) {
             while (i--)
                 free(spares[i]);

@@ -38,6 +38,7 @@
 
 #include <assert.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <txc.h>
 
 #define HIDDEN __attribute__((visibility("hidden")))
@@ -105,6 +106,28 @@ struct tstate {
 
 extern HIDDEN TLS struct tstate txc__ts;
 
+/* Every memory request of the library goes through sys_malloc/sys_realloc.
+ * A build with --enable-fault-injection can make the Nth request from now
+ * fail (per thread), to test that every failure point throws
+ * exception_nomem and leaks nothing; release builds call malloc directly. */
+#ifdef TXC_FAULT_INJECTION
+extern HIDDEN TLS unsigned long txc__fault_countdown; /* 0: off */
+extern HIDDEN TLS unsigned long txc__fault_requests;  /* requests seen */
+static inline bool fault_now(void)
+{
+    txc__fault_requests++;
+    return txc__fault_countdown && --txc__fault_countdown == 0;
+}
+static inline void* sys_malloc(size_t n) { return fault_now() ? NULL : malloc(n); }
+static inline void* sys_realloc(void* p, size_t n) { return fault_now() ? NULL : realloc(p, n); }
+/* Fail the nth memory request from now (0: never); returns the number of
+ * requests seen since the last call. */
+HIDDEN unsigned long txc__fault_inject(unsigned long nth);
+#else
+#define sys_malloc malloc
+#define sys_realloc realloc
+#endif
+
 static inline struct txc__hdr* hdr_of(const void* p) { return (struct txc__hdr*)p - 1; }
 static inline size_t round_up(size_t n) { return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1); }
 static inline struct txc__node* hdr_node(const struct txc__hdr* h) { return (struct txc__node*)(uintptr_t)h->word; }
@@ -153,7 +176,9 @@ HIDDEN void heap_free(void* p, bool may_defer);
 HIDDEN bool heap_within(const txc_heap_t* h, const txc_heap_t* ancestor);
 HIDDEN uint64_t hdr_seq(const struct txc__hdr* hd);
 HIDDEN struct txc__hdr* check_ptr(const void* p, const char* who);
-HIDDEN void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst); /* for exceptions: may throw nomem */
+/* Move without the checks of escape/import; spare: a node for a plain
+ * allocation (it cannot fail then), freed if not used. */
+HIDDEN void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst, struct txc__node* spare);
 HIDDEN void global_lock(txc_heap_t* h);
 HIDDEN void global_unlock(txc_heap_t* h);
 HIDDEN extern txc_heap_t* const txc__global;

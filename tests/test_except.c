@@ -635,6 +635,15 @@ static void do_fatal(void)
     }
 }
 
+static void do_uncaught_through_finally(void)
+{
+    try {
+        sub_heap { throw(my_error, "through a finally"); }
+    } finally {
+        fputs("finally ran\n", stderr);
+    }
+}
+
 static void my_handler(const txc_exception_t* e)
 {
     fprintf(stderr, "custom handler saw [%s] %s\n", e->type->name, e->message);
@@ -653,6 +662,9 @@ static void uncaught_goes_to_the_handler_and_aborts(void** state)
                  "do_uncaught", "backtrace", NULL);
     expect_abort(do_uncaught_in_try, "other_error", "not listed", NULL);
     expect_abort(do_fatal, "exception_fatal", "fatal 9", NULL);
+    /* finally blocks on the way run; the backtrace is still the throw's */
+    expect_abort(do_uncaught_through_finally, "finally ran", "uncaught", "through a finally",
+                 "do_uncaught_through_finally", NULL);
     expect_abort(do_custom_handler, "custom handler saw [exception_arg] custom", NULL);
 }
 
