@@ -120,25 +120,34 @@ static txc_exception_t* exc_nomem_plain(const char* file, int line, const char* 
 static txc_exception_t* exc_new(const txc_exception_type_t* type, const char* file, int line,
                                 const char* func, int errnum, const char* fmt, va_list ap)
 {
+    char small[256], ebuf[128];
+    int n;
+    bool plain = !strchr(fmt, '%'); /* most messages: no formatting needed */
+    if (plain) {
+        n = (int)strlen(fmt);
+    } else {
+        va_list ap2;
+        va_copy(ap2, ap);
+        n = vsnprintf(small, sizeof small, fmt, ap2);
+        va_end(ap2);
+        if (n < 0)
+            n = 0, small[0] = 0;
+    }
+    const char* etext = errnum >= 0 ? errno_text(errnum, ebuf, sizeof ebuf) : NULL;
+    size_t elen = etext ? strlen(etext) + 2 : 0;
     txc_heap_t* E = heap_block_new(NULL, HF_EXC);
     if (!E)
         return NULL;
-    struct exc_full* x = heap_alloc_try(E, sizeof *x, 0);
-    char small[256], ebuf[128];
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(small, sizeof small, fmt, ap2);
-    va_end(ap2);
-    if (n < 0)
-        n = 0, small[0] = 0;
-    const char* etext = errnum >= 0 ? errno_text(errnum, ebuf, sizeof ebuf) : NULL;
-    size_t elen = etext ? strlen(etext) + 2 : 0;
-    char* msg = x ? heap_alloc_try(E, (size_t)n + elen + 1, 0) : NULL;
-    if (!msg) {
+    /* the object and its message in one allocation */
+    struct exc_full* x = heap_alloc_try(E, sizeof *x + (size_t)n + elen + 1, 0);
+    if (!x) {
         heap_destroy(E);
         return NULL;
     }
-    if ((size_t)n < sizeof small)
+    char* msg = (char*)(x + 1);
+    if (plain)
+        memcpy(msg, fmt, (size_t)n + 1);
+    else if ((size_t)n < sizeof small)
         memcpy(msg, small, (size_t)n + 1);
     else
         vsnprintf(msg, (size_t)n + 1, fmt, ap);
@@ -244,22 +253,6 @@ static __attribute__((noreturn)) void exc_uncaught(txc_exception_t* e)
 
 /* ---- try ---- */
 
-TXC_API struct txc__try* txc__try_enter(struct txc__try* t, const char* file, int line)
-{
-    struct txc__ctx* c = ctx_get();
-    t->f.prev = c->top;
-    t->f.saved = c->current;
-    t->f.kind = TXC__F_TRY;
-    t->stage = 0;
-    t->has_finally = t->caught = t->pending = t->once = 0;
-    t->ntypes = 0;
-    t->exc = NULL;
-    t->file = file;
-    t->line = line;
-    c->top = &t->f;
-    return t;
-}
-
 static bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
 {
     if (t->ntypes > TXC__MAX_CATCH)
@@ -279,15 +272,11 @@ TXC_API bool txc__try_match(struct txc__try* t, const txc_exception_type_t* type
     return true;
 }
 
-TXC_API bool txc__try_next(struct txc__try* t)
+/* The steps after the body that the inline txc__try_next leaves here: after
+ * a body with a finally, after a catch, after a finally. */
+TXC_API bool txc__try_next_slow(struct txc__try* t)
 {
     switch (t->stage) {
-    case 0:
-        t->stage = TXC__T_COLLECT;
-        return true;
-    case TXC__T_COLLECT:
-        t->stage = TXC__T_BODY;
-        return true;
     case TXC__T_BODY:
         break;
     case TXC__T_CATCH:
@@ -317,11 +306,9 @@ done:
     return false;
 }
 
-TXC_API void txc__try_leave(struct txc__try* t)
+TXC_API void txc__try_left_badly(struct txc__try* t)
 {
-    if (t->stage != TXC__T_DONE && t->has_finally)
-        txc__fatal("try statement with finally at %s:%d left by return or goto", t->file, t->line);
-    txc__ctx.top = t->f.prev;
+    txc__fatal("try statement with finally at %s:%d left by return or goto", t->file, t->line);
 }
 
 /* ---- throwing ---- */

@@ -94,6 +94,7 @@ void chunk_cache_drain(void)
         }
         ts->ncache[k] = 0;
     }
+    block_cache_drain();
 }
 
 static void* alloc_large(txc_heap_t* h, size_t size, int zero)

@@ -73,19 +73,20 @@ void ctx_init(void)
     pthread_setspecific(exit_key, root);
 }
 
+TXC_API void txc__init(void)
+{
+    ctx_get();
+}
+
 /* ---- sub_heap ---- */
 
-/* A heap that lives in a block's frame: an allocation on parent (or on no
- * heap) that cannot be moved or freed while the block runs. */
-void frame_heap_init(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags)
+/* Open a block's heap on parent (NULL: on no heap). */
+void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags)
 {
-    s->hdr.word = (uint64_t)(uintptr_t)&s->heap.self;
-    s->hdr.size = 0;
-    s->hdr.tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_FRAME;
-    heap_init(&s->heap, NULL, hflags);
+    txc__frame_heap_init(s, parent, hflags);
     if (parent) {
         global_lock(parent);
-        heap_link(parent, &s->heap.self);
+        parent->allocs++;
         global_unlock(parent);
     }
 }
@@ -98,6 +99,7 @@ void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind)
     c->top = f;
 }
 
+/* Free a block's heap and all it holds (the frame is already popped). */
 void frame_heap_release(struct txc__sub_heap* s)
 {
     txc_heap_t* h = &s->heap;
@@ -111,27 +113,33 @@ void frame_heap_release(struct txc__sub_heap* s)
     txc_heap_t* parent = h->self.heap;
     if (parent) {
         global_lock(parent);
-        heap_unlink(&h->self);
+        parent->allocs--;
         global_unlock(parent);
     }
     *(volatile uint32_t*)&s->hdr.tag = TAG_DEAD;
 }
 
-TXC_API struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
+txc_heap_t* frame_heap_of(struct txc__frame* f)
+{
+    if (f->kind == TXC__F_SUB)
+        return &((struct txc__sub_heap*)f)->heap;
+    if (f->kind == TXC__F_TXN)
+        return &((struct txc__txn*)f)->sh.heap;
+    return NULL;
+}
+
+TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = ctx_get();
-    frame_heap_init(s, c->current, 0);
+    frame_heap_open(s, c->current, 0);
     frame_push(c, &s->f, TXC__F_SUB);
     c->current = &s->heap;
     s->once = 1;
     return s;
 }
 
-TXC_API void txc__sub_heap_leave(struct txc__sub_heap* s)
+TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
 {
-    struct txc__ctx* c = &txc__ctx;
-    c->top = s->f.prev;
-    c->current = s->f.saved;
     frame_heap_release(s);
 }
 
@@ -146,8 +154,6 @@ TXC_API struct txc__switch_heap* txc__switch_heap_enter(struct txc__switch_heap*
         THROW_ARG("switch_heap: %p is not a heap", (void*)h);
     frame_push(c, &s->f, TXC__F_SWITCH);
     s->heap = h;
-    if (!(h->flags & HF_GLOBAL))
-        h->busy++;
     c->current = h;
     s->once = 1;
     return s;
@@ -158,8 +164,6 @@ TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s)
     struct txc__ctx* c = &txc__ctx;
     c->top = s->f.prev;
     c->current = s->f.saved;
-    if (!(s->heap->flags & HF_GLOBAL))
-        s->heap->busy--;
 }
 
 /* ---- unwinding ---- */

@@ -125,11 +125,45 @@ static void heap_insert_ordered(txc_heap_t* h, struct txc__node* n)
         h->head = n;
 }
 
+/* Heap blocks come and go with every exception and transaction: a few freed
+ * ones are kept per thread. */
+#define BLOCK_CACHE 8
+
+static void block_free(struct heap_block* b)
+{
+    struct tstate* ts = &txc__ts;
+    if (ts->nblocks < BLOCK_CACHE) {
+        b->heap.self.next = (struct txc__node*)ts->blocks;
+        ts->blocks = b;
+        ts->nblocks++;
+    } else {
+        free(b);
+    }
+}
+
+void block_cache_drain(void)
+{
+    struct tstate* ts = &txc__ts;
+    while (ts->blocks) {
+        struct heap_block* b = ts->blocks;
+        ts->blocks = (struct heap_block*)b->heap.self.next;
+        free(b);
+    }
+    ts->nblocks = 0;
+}
+
 txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags)
 {
-    struct heap_block* b = sys_malloc(sizeof *b);
-    if (!b)
-        return NULL;
+    struct tstate* ts = &txc__ts;
+    struct heap_block* b = ts->blocks;
+    if (b) {
+        ts->blocks = (struct heap_block*)b->heap.self.next;
+        ts->nblocks--;
+    } else {
+        b = sys_malloc(sizeof *b);
+        if (!b)
+            return NULL;
+    }
     b->hdr.word = (uint64_t)(uintptr_t)&b->heap.self;
     b->hdr.size = 0;
     b->hdr.tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_OWNBLOCK;
@@ -214,7 +248,7 @@ static void free_alloc(txc_heap_t* h, struct txc__hdr* hd)
         free((struct large*)n);
     } else if (hd->tag & TF_OWNBLOCK) {
         mark_dead(hd);
-        free((struct heap_block*)hd);
+        block_free((struct heap_block*)hd);
     } else if (hd->tag & TF_FRAME) {
         mark_dead(hd);
     } else {
@@ -263,17 +297,19 @@ void heap_destroy(txc_heap_t* h)
     }
     heap_clear(h);
     mark_dead(hd);
-    free((struct heap_block*)hd);
+    block_free((struct heap_block*)hd);
 }
 
-/* Is h, or a heap below it, used by a running block? */
+/* Is h, or a heap below it, used by a running block of this thread? */
 static bool heap_in_use(const txc_heap_t* h)
 {
-    if (h->busy || (hdr_of(h)->tag & TF_FRAME) || h == txc__ctx.current)
+    if (heap_within(txc__ctx.current, h))
         return true;
-    for (struct txc__node* n = h->head; n; n = n->next)
-        if ((hdr_of(n->ptr)->tag & TF_HEAP) && heap_in_use(n->ptr))
+    for (struct txc__frame* f = txc__ctx.top; f; f = f->prev) {
+        txc_heap_t* in = f->kind == TXC__F_SWITCH ? ((struct txc__switch_heap*)f)->heap : frame_heap_of(f);
+        if ((in && heap_within(in, h)) || heap_within(f->saved, h))
             return true;
+    }
     return false;
 }
 
@@ -322,7 +358,7 @@ void heap_free(void* p, bool may_defer)
         txc_heap_t* h = p;
         if ((hd->tag & TF_STATIC) || (h->flags & HF_ROOT))
             THROW_ARG("txc_free: a root heap or the global heap cannot be freed");
-        if (heap_in_use(h))
+        if ((hd->tag & TF_FRAME) || heap_in_use(h))
             THROW_ARG("txc_free: heap %p is used by a running block", p);
     }
     txc_heap_t* owner = hdr_owner(hd);
@@ -492,6 +528,12 @@ static void stats_add(const txc_heap_t* h, size_t* allocs, size_t* bytes)
     for (const struct txc__node* n = h->head; n; n = n->next)
         if (hdr_of(n->ptr)->tag & TF_HEAP)
             stats_add(n->ptr, allocs, bytes);
+    /* the heaps of running blocks are not in h's list */
+    for (struct txc__frame* f = txc__ctx.top; f; f = f->prev) {
+        txc_heap_t* fh = frame_heap_of(f);
+        if (fh && fh->self.heap == h)
+            stats_add(fh, allocs, bytes);
+    }
 }
 
 TXC_API void txc_heap_stats(const txc_heap_t* h, txc_heap_stats_t* out)

@@ -65,7 +65,7 @@
 
 /* Heap flags. */
 #define HF_INDIVIDUAL 0x1u /* every allocation gets its own block */
-#define HF_GLOBAL 0x2u     /* the global heap: operations take its lock */
+#define HF_GLOBAL TXC__HF_GLOBAL /* the global heap: operations take its lock */
 #define HF_EXC 0x4u        /* holds an exception */
 #define HF_ROOT 0x8u       /* a thread's root heap */
 
@@ -102,6 +102,8 @@ struct tstate {
     struct txc__chunk* cache[CHUNK_CLASSES];
     unsigned ncache[CHUNK_CLASSES];
     struct exc_full* nomem;  /* preallocated exception_nomem */
+    struct heap_block* blocks; /* freed heap blocks kept for reuse */
+    unsigned nblocks;
 };
 
 extern HIDDEN TLS struct tstate txc__ts;
@@ -128,6 +130,9 @@ HIDDEN unsigned long txc__fault_inject(unsigned long nth);
 #define sys_realloc realloc
 #endif
 
+_Static_assert(TXC__TAG_FRAME_HEAP == (TAG_LIVE | TF_TRACKED | TF_HEAP | TF_FRAME), "frame heap tag");
+_Static_assert(TXC__TAG_DEAD == TAG_DEAD, "dead tag");
+
 static inline struct txc__hdr* hdr_of(const void* p) { return (struct txc__hdr*)p - 1; }
 static inline size_t round_up(size_t n) { return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1); }
 static inline struct txc__node* hdr_node(const struct txc__hdr* h) { return (struct txc__node*)(uintptr_t)h->word; }
@@ -144,8 +149,8 @@ static inline struct txc__ctx* ctx_get(void);
 /* frame.c */
 HIDDEN void ctx_init(void);
 HIDDEN void frame_unwind_one(struct txc__frame* f);
-HIDDEN void frame_heap_init(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags);
 HIDDEN void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind);
+HIDDEN void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags);
 HIDDEN void frame_heap_release(struct txc__sub_heap* s);
 static inline struct txc__ctx* ctx_get(void)
 {
@@ -159,12 +164,13 @@ static inline struct txc__ctx* ctx_get(void)
 HIDDEN void* heap_alloc(txc_heap_t* h, size_t size, int zero);   /* throws nomem */
 HIDDEN void* heap_alloc_try(txc_heap_t* h, size_t size, int zero); /* NULL on no memory */
 HIDDEN void chunk_release(struct txc__chunk* c);
-HIDDEN void chunk_cache_drain(void);
+HIDDEN void chunk_cache_drain(void); /* also the heap block cache */
 HIDDEN void poison(void* p, int byte, size_t n);
 
 /* heap.c */
 HIDDEN void heap_init(txc_heap_t* h, txc_heap_t* parent, unsigned hflags);
 HIDDEN txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags); /* NULL on no memory */
+HIDDEN void block_cache_drain(void);
 HIDDEN void heap_clear(txc_heap_t* h);
 HIDDEN void heap_destroy(txc_heap_t* h); /* clear, unlink from parent, free its block */
 HIDDEN void heap_link(txc_heap_t* parent, struct txc__node* n);
@@ -174,6 +180,7 @@ HIDDEN void heap_unmerge(txc_heap_t* dst, uint64_t seq_lo, uint64_t seq_hi, stru
                          struct txc__chunk* last, size_t allocs, size_t bytes);
 HIDDEN void heap_free(void* p, bool may_defer);
 HIDDEN bool heap_within(const txc_heap_t* h, const txc_heap_t* ancestor);
+HIDDEN txc_heap_t* frame_heap_of(struct txc__frame* f); /* a block's own heap, or NULL */
 HIDDEN uint64_t hdr_seq(const struct txc__hdr* hd);
 HIDDEN struct txc__hdr* check_ptr(const void* p, const char* who);
 /* Move without the checks of escape/import; spare: a node for a plain

@@ -25,7 +25,7 @@
  * of txc's blocks: after a failure the frame stack still points into dead
  * stack frames.  This teardown fails the test if the stack is not back at
  * the root, and resets it so that the next test starts clean. */
-static inline int txc_test_teardown(void** state)
+TXC__INLINE int txc_test_teardown(void** state)
 {
     (void)state;
     struct txc__ctx* c = &txc__ctx;

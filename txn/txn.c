@@ -213,7 +213,7 @@ TXC_API struct txc__txn* txc__txn_enter(struct txc__txn* t, int global)
 {
     struct txc__ctx* c = ctx_get();
     struct txc__txn* parent = c->txn;
-    frame_heap_init(&t->sh, global ? NULL : c->current, global ? HF_INDIVIDUAL : 0);
+    frame_heap_open(&t->sh, global ? NULL : c->current, global ? HF_INDIVIDUAL : 0);
     frame_push(c, &t->sh.f, TXC__F_TXN);
     t->parent = parent;
     t->outer = parent ? parent->outer : t;
@@ -229,8 +229,7 @@ TXC_API struct txc__txn* txc__txn_enter(struct txc__txn* t, int global)
     c->current = &t->sh.heap;
     if (!global) {
         t->heap = txc_heap_new(); /* a throw here unwinds this frame */
-        t->heap->busy++;          /* cannot be freed inside the block */
-        hdr_of(t->heap)->tag |= TF_FRAME; /* nor moved */
+        hdr_of(t->heap)->tag |= TF_FRAME; /* cannot be freed or moved inside the block */
     } else {
         t->heap = &t->sh.heap;
     }
@@ -350,8 +349,6 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
         heap_merge(src, dst);
         global_unlock(dst);
     }
-    if (!t->global)
-        t->heap->busy--;
     frame_heap_release(&t->sh);
 
     if (parent) {

@@ -129,10 +129,55 @@ struct txc__try {
     jmp_buf jb;
 };
 
-TXC_API struct txc__try* txc__try_enter(struct txc__try* t, const char* file, int line);
-TXC_API bool txc__try_next(struct txc__try* t);
+TXC_API bool txc__try_next_slow(struct txc__try* t);
 TXC_API bool txc__try_match(struct txc__try* t, const txc_exception_type_t* type);
-TXC_API void txc__try_leave(struct txc__try* t);
+TXC_API __attribute__((noreturn)) void txc__try_left_badly(struct txc__try* t);
+
+/* The fast paths of a try statement that does not throw are inline: a few
+ * stores, one _setjmp, and the stage steps below. */
+TXC__INLINE struct txc__try* txc__try_enter(struct txc__try* t, const char* file, int line)
+{
+    struct txc__ctx* c = &txc__ctx;
+    if (__builtin_expect(!c->current, 0))
+        txc__init();
+    t->f.prev = c->top;
+    t->f.saved = c->current;
+    t->f.kind = TXC__F_TRY;
+    t->stage = 0;
+    t->has_finally = t->once = t->caught = t->pending = 0;
+    t->ntypes = 0;
+    t->exc = NULL;
+    t->file = file;
+    t->line = line;
+    c->top = &t->f;
+    return t;
+}
+
+static inline bool txc__try_next(struct txc__try* t)
+{
+    switch (t->stage) {
+    case 0:
+        t->stage = TXC__T_COLLECT;
+        return true;
+    case TXC__T_COLLECT:
+        t->stage = TXC__T_BODY;
+        return true;
+    case TXC__T_BODY:
+        if (!t->has_finally) {
+            t->stage = TXC__T_DONE;
+            return false;
+        }
+        break;
+    }
+    return txc__try_next_slow(t);
+}
+
+TXC__INLINE void txc__try_leave(struct txc__try* t)
+{
+    if (__builtin_expect(t->stage != TXC__T_DONE && t->has_finally, 0))
+        txc__try_left_badly(t);
+    txc__ctx.top = t->f.prev;
+}
 
 static inline bool txc__try_catch(struct txc__try* t, const txc_exception_type_t* type)
 {

@@ -139,7 +139,6 @@ struct txc_heap {
     struct txc__node *head, *tail; /* tracked allocations, oldest first */
     struct txc__node self;         /* this heap's node in its parent (self.heap = parent) */
     unsigned flags;
-    unsigned busy;                 /* running blocks that use it */
     unsigned nchunks;
     void* txn;                     /* transaction owning this heap's undo log, if any */
 };
@@ -153,6 +152,11 @@ struct txc__frame {
 
 enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER };
 
+/* Heap flags and header tags the inline paths need (see src/internal.h). */
+#define TXC__HF_GLOBAL 0x2u
+#define TXC__TAG_FRAME_HEAP 0x7c5a0007u /* live, tracked, heap, frame */
+#define TXC__TAG_DEAD 0xdead0000u
+
 struct txc__ctx {
     txc_heap_t* current;
     struct txc__frame* top;
@@ -162,6 +166,16 @@ struct txc__ctx {
 };
 
 extern TXC_API __thread struct txc__ctx txc__ctx __attribute__((tls_model("initial-exec")));
+
+/* The inline paths touch txc__ctx.  GCC 12's UBSan null check of a
+ * thread-local address is miscompiled next to ASan instrumentation (it tests
+ * stale flags), so those functions opt out of UBSan; the library's own
+ * copies of the same logic keep it. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
+#define TXC__INLINE static inline __attribute__((no_sanitize("undefined")))
+#else
+#define TXC__INLINE static inline
+#endif
 
 struct txc__sub_heap {
     struct txc__frame f;
@@ -176,8 +190,69 @@ struct txc__switch_heap {
     int once;
 };
 
-TXC_API struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s);
-TXC_API void txc__sub_heap_leave(struct txc__sub_heap* s);
+TXC_API void txc__init(void);
+TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s);
+TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s);
+
+/* The heap of a block, in the block's frame: an allocation on parent that
+ * cannot move or be freed while the block runs.  It is counted in the
+ * parent's statistics but not linked into the parent's list: the frame
+ * stack finds it. */
+TXC__INLINE void txc__frame_heap_init(struct txc__sub_heap* s, txc_heap_t* parent, unsigned flags)
+{
+    txc_heap_t* h = &s->heap;
+    s->hdr.word = (uint64_t)(uintptr_t)&h->self;
+    s->hdr.size = 0;
+    s->hdr.tag = TXC__TAG_FRAME_HEAP;
+    h->bump = h->end = NULL;
+    h->chunk = NULL;
+    h->seq = 0;
+    h->allocs = h->bytes = 0;
+    h->head = h->tail = NULL;
+    h->self.prev = h->self.next = NULL;
+    h->self.heap = parent;
+    h->self.dtor = NULL;
+    h->self.ptr = h;
+    h->self.chunk = NULL;
+    h->self.seq = 0;
+    h->self.size = 0;
+    h->self.flags = 0;
+    h->flags = flags;
+    h->nchunks = 0;
+    h->txn = NULL;
+}
+
+TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
+{
+    struct txc__ctx* c = &txc__ctx;
+    txc_heap_t* parent = c->current;
+    if (__builtin_expect(!parent || (parent->flags & TXC__HF_GLOBAL), 0))
+        return txc__sub_heap_enter_slow(s);
+    txc__frame_heap_init(s, parent, 0);
+    parent->allocs++;
+    s->f.prev = c->top;
+    s->f.saved = parent;
+    s->f.kind = TXC__F_SUB;
+    c->top = &s->f;
+    c->current = &s->heap;
+    s->once = 1;
+    return s;
+}
+
+TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
+{
+    struct txc__ctx* c = &txc__ctx;
+    txc_heap_t* h = &s->heap;
+    c->top = s->f.prev;
+    c->current = s->f.saved;
+    if (__builtin_expect(h->chunk || h->head || h->self.dtor || (s->f.saved->flags & TXC__HF_GLOBAL), 0)) {
+        txc__sub_heap_leave_slow(s);
+        return;
+    }
+    s->f.saved->allocs--;
+    s->hdr.tag = TXC__TAG_DEAD;
+}
+
 TXC_API struct txc__switch_heap* txc__switch_heap_enter(struct txc__switch_heap* s, txc_heap_t* h);
 TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s);
 

@@ -63,7 +63,7 @@ TXC_API void txc_on_commit(void (*fn)(void* arg), void* arg);
 
 TXC_API void txc__txn_save(void* p, size_t size);
 
-static inline void txc__txn_save_if(void* p, size_t size)
+TXC__INLINE void txc__txn_save_if(void* p, size_t size)
 {
     if (__builtin_expect(txc__ctx.txn != NULL, 0))
         txc__txn_save(p, size);
