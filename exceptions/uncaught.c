@@ -25,11 +25,14 @@ void exc_backtrace(struct exc_full* x)
  * length. */
 static size_t exc_format(const txc_exception_t* e, char* buf, size_t n)
 {
+    char none[1];
     size_t len = 0;
+    if (!buf || n == 0)
+        buf = none, n = 1;
     for (int depth = 0; e && depth < 64; e = e->cause, depth++) {
-        int k = snprintf(buf ? buf + (len < n ? len : n) : NULL, len < n ? n - len : 0,
-                         "%s%s: %s (at %s:%d in %s)", depth ? "\n  caused by " : "", e->type->name,
-                         e->message ? e->message : "", e->file ? e->file : "?", e->line,
+        size_t at = len < n ? len : n - 1;
+        int k = snprintf(buf + at, n - at, "%s%s: %s (at %s:%d in %s)", depth ? "\n  caused by " : "",
+                         e->type->name, e->message ? e->message : "", e->file ? e->file : "?", e->line,
                          e->func ? e->func : "?");
         if (k > 0)
             len += (size_t)k;
