@@ -454,7 +454,7 @@ static void caught_exception_belongs_to_try_heap(void** state)
     (void)state;
     txc_exception_t* volatile kept = NULL;
     sub_heap {
-        txc_heap_t* outer = txc_heap_current();
+        txc_heap_t* volatile outer = txc_heap_current();
         sub_heap {
             txc_heap_t* inner = txc_heap_current();
             try {
@@ -679,7 +679,7 @@ static void set_uncaught_handler_returns_previous(void** state)
 static void* thrower(void* arg)
 {
     long id = (long)arg;
-    long caught = 0;
+    volatile long caught = 0;
     txc_heap_t* root = txc_heap_current();
     for (int i = 0; i < 20000; i++) {
         sub_heap {

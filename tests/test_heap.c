@@ -707,7 +707,7 @@ static void escape_list_refusal_moves_nothing(void** state)
 {
     (void)state;
     sub_heap {
-        txc_heap_t* outer = txc_heap_current();
+        txc_heap_t* volatile outer = txc_heap_current();
         sub_heap {
             txc_heap_t* running = txc_heap_current();
             void* a = txc_alloc(1);

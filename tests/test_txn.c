@@ -477,7 +477,7 @@ static void nested_commit_into_older_heap_is_taken_back(void** state)
         txc_heap_t* target = txc_heap_new();
         switch_heap(target) { txc_alloc(3); }
         txc_heap_stats_t s0 = stats_of(target);
-        void* merged = NULL;
+        void* volatile merged = NULL;
         try {
             sub_heap_txn(outer) {
                 switch_heap(target) {
