@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # quickstart.sh        build txc, install it into ./_install, build the examples
 #                      against the installed library with pkg-config, run the demo
-# quickstart.sh check  the same set-up, then every test: the gcc build, a clang
-#                      build and an AddressSanitizer+UBSan build, each with
-#                      `make check`
+# quickstart.sh check  the same set-up, then every example run and every test:
+#                      the gcc build, a clang build and an AddressSanitizer+UBSan
+#                      build, each with `make check`; then the cmocka suites
+#                      under valgrind, the thread tests under ThreadSanitizer
+#                      and a short libFuzzer run of tests/fuzz_model
+#                      (FUZZ_SECONDS, default 60)
 #
 # As root it installs the Debian packages it needs with apt-get; otherwise it
 # prints the apt-get line and stops.
@@ -22,7 +25,8 @@ prefix="$here/_install"
 
 # ---- packages ----
 packages=(autoconf automake libtool pkg-config make gcc g++ libcmocka-dev)
-[ "$mode" = check ] && packages+=(clang)
+[ "$mode" = check ] && packages+=(clang groff-base) # groff: tests/check-man.sh
+[ "$mode" = check ] && packages+=(valgrind) # make check-valgrind (issue 6); clang brings TSan and libFuzzer
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -67,18 +71,31 @@ run_example() {
 }
 
 if [ "$mode" = demo ]; then
-    echo "== demo"
+    echo "== demo: heaps, escape and an exception (examples/demo.c)"
     run_example demo
+    echo "== demo: a bank ledger whose transfers run in transactions (examples/ledger.c)"
+    run_example ledger
     exit 0
 fi
 
 # ---- check ----
 echo "== examples run"
-run_example demo >/dev/null
+step_passed=0 step_failed=0
+for src in examples/*.c; do # each finds its sample input from the top of the tree
+    name=$(basename "$src" .c)
+    if run_example "$name" >"_build/examples/$name.out" 2>&1; then
+        echo "PASS: examples/$name"
+        step_passed=$((step_passed + 1))
+    else
+        echo "FAIL: examples/$name (exit status $?)"
+        tail -20 "_build/examples/$name.out"
+        step_failed=$((step_failed + 1))
+    fi
+done
 logs=()
-check() { # dir, label
-    echo "== make check ($2)"
-    if ! make -s -C "$1" -j"$jobs" check >"$1/check.out" 2>&1; then
+check() { # dir, label[, make target, default check]
+    echo "== make ${3:-check} ($2)"
+    if ! make -s -C "$1" -j"$jobs" "${3:-check}" >"$1/check.out" 2>&1; then
         cat "$1/check.out"
         for f in "$1"/tests/*.log; do
             grep -q -E '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null && { echo "---- $f"; tail -50 "$f"; }
@@ -89,13 +106,49 @@ check() { # dir, label
     logs+=("$1"/tests/*.log)
 }
 status=0
+[ "$step_failed" = 0 ] || status=1
 check _build "gcc"
 build _build-clang CC=clang CXX=clang++ --enable-debug
 check _build-clang "clang, --enable-debug"
 build _build-asan --enable-sanitizers --enable-debug --enable-fault-injection
 check _build-asan "gcc, AddressSanitizer+UBSan, --enable-debug --enable-fault-injection"
 
-passed=0 failed=0
+# ---- reliability (issue 6): valgrind, ThreadSanitizer, fuzzing ----
+echo "== make check-valgrind (gcc build: every cmocka suite under valgrind memcheck)"
+if ! make -s -C _build check-valgrind >_build/check-valgrind.out 2>&1; then
+    cat _build/check-valgrind.out
+    status=1
+fi
+grep -E '^(PASS|FAIL):' _build/check-valgrind.out || true
+logs+=(_build/tests/*.vglog)
+build _build-tsan CC=clang CXX=clang++ --enable-tsan
+check _build-tsan "clang, ThreadSanitizer: the thread tests" check-tsan
+build _build-fuzz CC=clang CXX=clang++ --enable-fuzzing --disable-shared
+fuzz_seconds=${FUZZ_SECONDS:-60}
+echo "== make fuzz (clang, libFuzzer+ASan+UBSan: tests/fuzz_model for $fuzz_seconds s)"
+if make -s -C _build-fuzz fuzz FUZZ_SECONDS="$fuzz_seconds" >_build-fuzz/fuzz.out 2>&1; then
+    echo "PASS: tests/fuzz_model ($(sed -n 's/^stat::number_of_executed_units: *//p' _build-fuzz/fuzz.out) runs," \
+        "$(grep -o 'cov: [0-9]*' _build-fuzz/fuzz.out | tail -1))"
+    step_passed=$((step_passed + 1))
+else
+    tail -60 _build-fuzz/fuzz.out
+    echo "FAIL: tests/fuzz_model (the input is in _build-fuzz/fuzz-work/)"
+    step_failed=$((step_failed + 1))
+    status=1
+fi
+
+echo "== make distcheck (the tarball builds, checks, installs and uninstalls)"
+if make -s -C _build -j"$jobs" distcheck >_build/distcheck.out 2>&1; then
+    echo "PASS: make distcheck"
+    step_passed=$((step_passed + 1))
+else
+    tail -40 _build/distcheck.out
+    echo "FAIL: make distcheck"
+    step_failed=$((step_failed + 1))
+    status=1
+fi
+
+passed=$step_passed failed=$step_failed
 for f in "${logs[@]}"; do
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$f" | tail -1)
     q=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$f" | tail -1)

@@ -258,8 +258,9 @@ static bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
     if (t->ntypes > TXC__MAX_CATCH)
         return true; /* types not all recorded: stop here and let the catches decide */
     for (unsigned i = 0; i < t->ntypes; i++)
-        if (txc_exception_is(e, t->types[i]))
-            return true;
+        for (const txc_exception_type_t* x = e->type; x; x = x->parent) /* txc_exception_is, without the PLT */
+            if (x == t->types[i])
+                return true;
     return false;
 }
 
@@ -331,7 +332,7 @@ void run_guarded(void (*fn)(void*), void* arg, const char* what)
 void exc_propagate(txc_exception_t* e)
 {
     struct txc__ctx* c = ctx_get();
-    if (e->type == txc_exception_fatal)
+    if (txc_exception_is(e, txc_exception_fatal)) /* and any type below it */
         exc_uncaught(e);
 
     /* Phase 1: is there a try that catches it, before any barrier?  Finally
@@ -383,8 +384,10 @@ void exc_propagate(txc_exception_t* e)
             txn_undo(f);
         if (f->kind == TXC__F_TRY) {
             struct txc__try* t = (struct txc__try*)f;
-            if ((t->stage == TXC__T_BODY && try_would_catch(t, e)) ||
-                ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally))
+            /* With no finally in the way, phase 1 found where to stop. */
+            if (!finally_first ? t == target
+                               : (t->stage == TXC__T_BODY && try_would_catch(t, e)) ||
+                                     ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally))
                 break;
         }
     }
@@ -396,7 +399,7 @@ void exc_propagate(txc_exception_t* e)
             continue;
         }
         t = (struct txc__try*)f;
-        if (t->stage == TXC__T_BODY && try_would_catch(t, e)) {
+        if (!finally_first ? t == target : t->stage == TXC__T_BODY && try_would_catch(t, e)) {
             t->stage = TXC__T_CATCH;
             t->caught = 0;
             if (exc_is_static(e))

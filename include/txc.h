@@ -14,5 +14,8 @@
 #include <txc/except.h>
 #include <txc/str.h>
 #include <txc/txn.h>
+#include <txc/list.h>
+#include <txc/dict.h>
+#include <txc/vec.h>
 
 #endif

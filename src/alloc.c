@@ -32,6 +32,7 @@ unsigned long txc__fault_inject(unsigned long nth)
 #endif
 
 #define CACHE_PER_CLASS 8
+#define CHUNK_SLACK 32
 
 void poison(void* p, int byte, size_t n)
 {
@@ -59,18 +60,27 @@ static struct txc__chunk* chunk_get(unsigned k)
         ts->cache[k] = c->next;
         ts->ncache[k]--;
     } else {
-        c = sys_malloc(CHUNK_MIN << k);
+        /* A little under a power of two: malloc adds its own header, and a
+         * chunk it maps (256 KiB is above its initial mmap threshold) would
+         * otherwise take a whole extra page. */
+        size_t size = (CHUNK_MIN << k) - CHUNK_SLACK;
+        c = sys_malloc(size);
         if (!c)
             return NULL;
-        c->size = CHUNK_MIN << k;
+        c->size = size;
     }
     c->refs = 1;
     c->seq_delta = 0;
+    c->outer = NULL;
     return c;
 }
 
 void chunk_release(struct txc__chunk* c)
 {
+    if (c->outer) { /* a lent chunk whose last pin went */
+        chunk_unref(c->outer);
+        return;
+    }
     struct tstate* ts = &txc__ts;
     unsigned k = chunk_class(c->size);
     poison(c + 1, 0xfe, c->size - sizeof *c);
@@ -83,9 +93,43 @@ void chunk_release(struct txc__chunk* c)
     }
 }
 
+/* Nodes are cached per thread like chunks: escape/import of a small
+ * allocation then takes no malloc. */
+#define NODE_CACHE 256
+
+struct txc__node* node_get(void)
+{
+    struct tstate* ts = &txc__ts;
+    struct txc__node* n = ts->nodes;
+    if (n) {
+        ts->nodes = n->next;
+        ts->nnodes--;
+        return n;
+    }
+    return sys_malloc(sizeof *n);
+}
+
+void node_put(struct txc__node* n)
+{
+    struct tstate* ts = &txc__ts;
+    if (ts->nnodes < NODE_CACHE) {
+        n->next = ts->nodes;
+        ts->nodes = n;
+        ts->nnodes++;
+    } else {
+        free(n);
+    }
+}
+
 void chunk_cache_drain(void)
 {
     struct tstate* ts = &txc__ts;
+    while (ts->nodes) {
+        struct txc__node* n = ts->nodes;
+        ts->nodes = n->next;
+        free(n);
+    }
+    ts->nnodes = 0;
     for (unsigned k = 0; k < CHUNK_CLASSES; k++) {
         while (ts->cache[k]) {
             struct txc__chunk* c = ts->cache[k];
@@ -120,10 +164,50 @@ static void* alloc_large(txc_heap_t* h, size_t size, int zero)
 }
 
 /* Make a new current chunk able to hold need bytes. */
+static bool heap_grow(txc_heap_t* h, size_t need);
+
+/* A sub heap's first chunk is the free end of its parent's current chunk
+ * (the parent gets one if it has none or too little room): sub heaps nest
+ * like the blocks that run them, so the parent cannot use that room until
+ * the sub heap is freed, which gives it back (chunk_give_back).  A sub heap
+ * that allocates then takes no chunk from the cache, and an allocation
+ * escaped to the parent stays in the parent's chunk. */
+/* 1: borrowed; 0: no memory; -1: h cannot borrow, take a chunk of its own. */
+static int heap_borrow(txc_heap_t* h, size_t need)
+{
+    txc_heap_t* p = h->self.heap;
+    size_t want = need + sizeof(struct txc__chunk);
+    if (!p || (p->flags & HF_INDIVIDUAL))
+        return -1;
+    if ((size_t)(p->end - p->bump) < want && !heap_grow(p, want))
+        return 0;
+    struct txc__chunk* c = (struct txc__chunk*)p->bump;
+    c->next = NULL;
+    c->home = h;
+    c->size = (size_t)(p->end - p->bump);
+    c->refs = 1;
+    c->seq_delta = 0;
+    c->outer = p->chunk;
+    c->lender = p;
+    c->fill = NULL;
+    p->bump = p->end;
+    h->chunk = c;
+    h->bump = (char*)(c + 1);
+    h->end = p->end;
+    return 1;
+}
+
 static bool heap_grow(txc_heap_t* h, size_t need)
 {
+    if (!h->chunk && (h->flags & HF_BORROW)) {
+        int r = heap_borrow(h, need);
+        if (r >= 0)
+            return r;
+    }
+    if (h->chunk && h->chunk->outer)
+        h->chunk->fill = h->bump;
     unsigned k = h->nchunks < CHUNK_CLASSES ? h->nchunks : CHUNK_CLASSES - 1;
-    unsigned kmin = chunk_class(need + sizeof(struct txc__chunk));
+    unsigned kmin = chunk_class(need + sizeof(struct txc__chunk) + CHUNK_SLACK);
     if (k < kmin)
         k = kmin;
     struct txc__chunk* c = chunk_get(k);
@@ -143,7 +227,7 @@ static inline void* bump(txc_heap_t* h, size_t size, size_t need, int zero)
     char* b = h->bump;
     struct txc__hdr* hd = (struct txc__hdr*)b;
     h->bump = b + need;
-    hd->word = (h->seq++ << SEQ_SHIFT) | (uint64_t)((b - (char*)h->chunk) / ALIGN);
+    hd->word = (h->seq++ << SEQ_SHIFT) | (((uintptr_t)b - (uintptr_t)h->chunk) / ALIGN);
     hd->size = (uint32_t)size;
     hd->tag = TAG_LIVE;
     h->allocs++;
@@ -182,14 +266,41 @@ void* heap_alloc(txc_heap_t* h, size_t size, int zero)
     return p;
 }
 
+/* Everything but the bump, out of line so that the fast path saves no
+ * registers. */
+static __attribute__((noinline)) void* alloc_slow(size_t size, int zero)
+{
+    txc_heap_t* h = ctx_get()->current;
+    if (!h->chunk && (h->flags & HF_BORROW) && size <= SMALL_MAX) {
+        size_t need = HDR_SIZE + round_up(size);
+        int r = heap_borrow(h, need);
+        if (r > 0)
+            return bump(h, size, need, zero);
+        if (r == 0)
+            THROW_NOMEM("cannot allocate %zu bytes", size);
+    }
+    return heap_alloc(h, size, zero);
+}
+
+static inline void* alloc_fast(size_t size, int zero)
+{
+    txc_heap_t* h = txc__ctx.current;
+    if (LIKELY(h != NULL && size <= SMALL_MAX)) {
+        size_t need = HDR_SIZE + round_up(size);
+        if (LIKELY((size_t)(h->end - h->bump) >= need))
+            return bump(h, size, need, zero);
+    }
+    return alloc_slow(size, zero);
+}
+
 TXC_API void* txc_alloc(size_t size)
 {
-    return heap_alloc(ctx_get()->current, size, 0);
+    return alloc_fast(size, 0);
 }
 
 TXC_API void* txc_alloc_zero(size_t size)
 {
-    return heap_alloc(ctx_get()->current, size, 1);
+    return alloc_fast(size, 1);
 }
 
 TXC_API void* txc_alloc_buffer(size_t min_size, size_t* size_out)

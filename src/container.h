@@ -41,6 +41,19 @@ static inline size_t cont_bytes(size_t n, size_t size)
     return __builtin_mul_overflow(n, size, &r) ? SIZE_MAX : r;
 }
 
+/* Every memory request goes through these, so that a build with
+ * --enable-fault-injection can make any of them fail (see internal.h). */
+static inline void* cont_malloc(size_t n) { return n == SIZE_MAX ? NULL : sys_malloc(n); }
+
+static inline void* cont_calloc(size_t n, size_t size)
+{
+#ifdef TXC_FAULT_INJECTION
+    if (fault_now())
+        return NULL;
+#endif
+    return calloc(n, size);
+}
+
 /* Storage of new_bytes holding the first keep_bytes of old (which is freed on
  * success); NULL (old untouched) when memory cannot be had.  Over-aligned
  * element types cannot use realloc. */
@@ -48,10 +61,16 @@ static inline void* cont_realloc(void* old, size_t keep_bytes, size_t new_bytes,
 {
     if (new_bytes == SIZE_MAX)
         return NULL;
+    if (new_bytes == 0)
+        new_bytes = 1;
     if (align <= CONT_MALLOC_ALIGN)
-        return realloc(old, new_bytes ? new_bytes : 1);
+        return sys_realloc(old, new_bytes);
     void* p = NULL;
-    if (posix_memalign(&p, align, new_bytes ? new_bytes : 1) != 0)
+#ifdef TXC_FAULT_INJECTION
+    if (fault_now())
+        return NULL;
+#endif
+    if (posix_memalign(&p, align, new_bytes) != 0)
         return NULL;
     if (old) {
         memcpy(p, old, keep_bytes < new_bytes ? keep_bytes : new_bytes);

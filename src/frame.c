@@ -131,7 +131,7 @@ txc_heap_t* frame_heap_of(struct txc__frame* f)
 TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = ctx_get();
-    frame_heap_open(s, c->current, 0);
+    frame_heap_open(s, c->current, HF_BORROW);
     frame_push(c, &s->f, TXC__F_SUB);
     c->current = &s->heap;
     s->once = 1;
@@ -140,6 +140,19 @@ TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s)
 
 TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
 {
+    txc_heap_t* h = &s->heap;
+    struct txc__chunk* c = h->chunk;
+    txc_heap_t* p = h->self.heap;
+    /* The common case: plain allocations in the one chunk the parent lent. */
+    if (c && c->outer && !c->next && !h->tail && !h->self.dtor && __atomic_load_n(&c->refs, __ATOMIC_RELAXED) == 1 && p == c->lender &&
+        !(p->flags & HF_GLOBAL)) {
+        poison(c + 1, 0xfe, (size_t)(h->bump - (char*)(c + 1)));
+        if (p->chunk == c->outer && p->bump == p->end)
+            p->bump = (char*)c;
+        p->allocs--;
+        *(volatile uint32_t*)&s->hdr.tag = TAG_DEAD;
+        return;
+    }
     frame_heap_release(s);
 }
 

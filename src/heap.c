@@ -67,9 +67,13 @@ static txc_heap_t* check_heap(const txc_heap_t* h, const char* who)
 
 /* ---- the list of tracked allocations ---- */
 
+/* GCC turns a memset of a heap into rep stos, slow to start at this size
+ * (~30 cycles); a copy from a zeroed template is ten vector stores. */
+static const txc_heap_t heap_zero;
+
 void heap_init(txc_heap_t* h, txc_heap_t* parent, unsigned hflags)
 {
-    memset(h, 0, sizeof *h);
+    memcpy(h, &heap_zero, sizeof *h);
     h->flags = hflags;
     h->self.ptr = h;
     h->self.heap = parent;
@@ -178,7 +182,7 @@ txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags)
 
 static struct txc__node* node_new(void)
 {
-    struct txc__node* n = sys_malloc(sizeof *n);
+    struct txc__node* n = node_get();
     if (!n)
         THROW_NOMEM("cannot allocate a node");
     return n;
@@ -208,7 +212,7 @@ static struct txc__node* make_tracked(struct txc__hdr* hd, struct txc__node** sp
 
 /* ---- freeing ---- */
 
-static void chunk_unref(struct txc__chunk* c)
+void chunk_unref(struct txc__chunk* c)
 {
     if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
         chunk_release(c);
@@ -257,23 +261,45 @@ static void free_alloc(txc_heap_t* h, struct txc__hdr* hd)
         poison(n->ptr, 0xfe, n->size);
         mark_dead(hd);
         if (nflags & NF_MALLOC)
-            free(n);
+            node_put(n);
         if (nflags & NF_PINNED)
             chunk_unref(c);
     }
 }
 
+/* The borrower of lent chunk c is done with it, having filled it up to fill.
+ * The lender takes the room back if it has not moved on to another chunk:
+ * all of it, or what follows the allocations that moved out (pins); those
+ * keep c, and through it the outer chunk, alive. */
+static void chunk_give_back(struct txc__chunk* c, char* fill)
+{
+    txc_heap_t* p = c->lender;
+    bool pinned = __atomic_load_n(&c->refs, __ATOMIC_RELAXED) != 1;
+    if (p->chunk == c->outer && p->bump == p->end)
+        p->bump = pinned ? fill : (char*)c;
+    if (pinned) {
+        __atomic_add_fetch(&c->outer->refs, 1, __ATOMIC_RELAXED);
+        chunk_unref(c);
+    }
+}
+
 void heap_clear(txc_heap_t* h)
 {
-    while (h->tail)
-        free_alloc(h, hdr_of(h->tail->ptr));
+    while (h->tail) {
+        struct txc__node* n = h->tail;
+        if ((n->flags & NF_TXN_MOVED) && txc__ctx.txn && txn_park(n))
+            continue; /* an abort may still move it back */
+        free_alloc(h, hdr_of(n->ptr));
+    }
     struct txc__chunk* c = h->chunk;
     while (c) {
         struct txc__chunk* next = c->next;
         c->home = NULL;
         /* Only this thread can add pins to a chunk of its own heap, so a
          * count of 1 is ours alone. */
-        if (__atomic_load_n(&c->refs, __ATOMIC_RELAXED) == 1)
+        if (c->outer)
+            chunk_give_back(c, c == h->chunk ? h->bump : c->fill);
+        else if (__atomic_load_n(&c->refs, __ATOMIC_RELAXED) == 1)
             chunk_release(c);
         else
             chunk_unref(c);
@@ -383,6 +409,8 @@ static struct txc__hdr* move_prepare(void** pp, txc_heap_t** dstp, const char* w
         THROW_ARG("%s: %p is the heap of a running block or the global heap, which cannot move", who, p);
     if ((hd->tag & TF_HEAP) && (((txc_heap_t*)p)->flags & HF_ROOT))
         THROW_ARG("%s: a root heap cannot move", who);
+    if ((hd->tag & TF_HEAP) && heap_in_use(p))
+        THROW_ARG("%s: heap %p is used by a running block and cannot move", who, p);
     if ((hd->tag & TF_TRACKED) && (hdr_node(hd)->flags & NF_DYING))
         THROW_ARG("%s: %p is being freed", who, p);
     txc_heap_t* src = hdr_owner(hd);
@@ -439,38 +467,64 @@ static void move_array(void* const* ps, size_t n, bool to_current, const char* w
     }
     struct txc__node* spares[n ? n : 1];
     for (size_t i = 0; i < n; i++) {
-        spares[i] = (hds[i]->tag & TF_TRACKED) ? NULL : sys_malloc(sizeof(struct txc__node));
+        spares[i] = (hds[i]->tag & TF_TRACKED) ? NULL : node_get();
         if (!spares[i] && !(hds[i]->tag & TF_TRACKED)) {
             while (i--)
                 free(spares[i]);
             THROW_NOMEM("%s: cannot allocate a node", who); /* nothing has moved */
         }
     }
-    if (txc__ctx.txn) { /* log before anything moves: a failure moves nothing */
-        for (size_t i = 0; i < n; i++)
-            if (hdr_owner(hds[i]) != dsts[i])
-                txn_move_hook(hds[i], hdr_owner(hds[i]));
-    }
+    bool logged[n ? n : 1];
+    for (size_t i = 0; i < n; i++) /* log before anything moves: a failure moves nothing */
+        logged[i] = txc__ctx.txn && hdr_owner(hds[i]) != dsts[i] && txn_move_hook(hds[i], hdr_owner(hds[i]));
     txc_heap_t* lock = global ? txc__global : NULL;
     global_lock(lock);
     for (size_t i = 0; i < n; i++) {
         make_tracked(hds[i], &spares[i]);
+        if (logged[i])
+            hdr_node(hds[i])->flags |= NF_TXN_MOVED;
         move_commit(hds[i], dsts[i]);
     }
     global_unlock(lock);
     for (size_t i = 0; i < n; i++)
-        free(spares[i]);
+        if (spares[i])
+            node_put(spares[i]);
+}
+
+/* One plain allocation (no destructor, never moved, not a heap or an
+ * exception) moving outside any transaction between heaps that are not the
+ * global heap: nothing to refuse, log or lock. */
+static bool move_one(void* p, txc_heap_t* dst, const char* who)
+{
+    struct txc__hdr* hd = check_ptr(p, who);
+    if ((hd->tag & (TF_TRACKED | TF_EXC | TF_HEAP)) || txc__ctx.txn)
+        return false;
+    txc_heap_t* src = hdr_chunk(hd)->home;
+    if (!dst)
+        dst = src->self.heap;
+    if (!dst || ((src->flags | dst->flags) & HF_GLOBAL))
+        return false;
+    if (src != dst) {
+        struct txc__node* n = node_get();
+        if (!n)
+            THROW_NOMEM("%s: cannot allocate a node", who);
+        make_tracked(hd, &n);
+        move_commit(hd, dst);
+    }
+    return true;
 }
 
 TXC_API void* txc_escape(void* p)
 {
-    move_array(&p, 1, false, "txc_escape");
+    if (!move_one(p, NULL, "txc_escape"))
+        move_array(&p, 1, false, "txc_escape");
     return p;
 }
 
 TXC_API void* txc_import(void* p)
 {
-    move_array(&p, 1, true, "txc_import");
+    if (!move_one(p, ctx_get()->current, "txc_import"))
+        move_array(&p, 1, true, "txc_import");
     return p;
 }
 

@@ -62,12 +62,14 @@
 #define NF_MALLOC 0x1u /* node allocated separately */
 #define NF_PINNED 0x2u /* holds a pin on node->chunk */
 #define NF_DYING 0x4u  /* being freed */
+#define NF_TXN_MOVED 0x8u /* its move was logged by a transaction: it existed before */
 
 /* Heap flags. */
 #define HF_INDIVIDUAL 0x1u /* every allocation gets its own block */
 #define HF_GLOBAL TXC__HF_GLOBAL /* the global heap: operations take its lock */
 #define HF_EXC 0x4u        /* holds an exception */
 #define HF_ROOT 0x8u       /* a thread's root heap */
+#define HF_BORROW TXC__HF_BORROW /* a sub_heap: its first chunk is lent by its parent */
 
 #define ALIGN 16u
 #define HDR_SIZE sizeof(struct txc__hdr)
@@ -84,6 +86,14 @@ struct txc__chunk {
     size_t size;             /* whole block */
     size_t refs;             /* 1 for the home heap (while not orphaned) + pins */
     uint64_t seq_delta;      /* added to the arrival numbers in headers */
+    /* A lent chunk is the free end of its lender's current chunk, given to a
+     * sub heap (see heap_borrow): outer is that chunk (NULL for a chunk of
+     * its own), lender the heap, fill how far the borrower filled it once it
+     * moved on to another chunk.  An orphaned lent chunk holds a ref on its
+     * outer chunk until its last pin goes. */
+    struct txc__chunk* outer;
+    txc_heap_t* lender;
+    char* fill;
 } __attribute__((aligned(16)));
 
 struct large {
@@ -102,6 +112,8 @@ struct tstate {
     struct txc__chunk* cache[CHUNK_CLASSES];
     unsigned ncache[CHUNK_CLASSES];
     struct exc_full* nomem;  /* preallocated exception_nomem */
+    struct txc__node* nodes; /* freed nodes, linked through next */
+    unsigned nnodes;
     struct heap_block* blocks; /* freed heap blocks kept for reuse */
     unsigned nblocks;
 };
@@ -164,7 +176,10 @@ static inline struct txc__ctx* ctx_get(void)
 HIDDEN void* heap_alloc(txc_heap_t* h, size_t size, int zero);   /* throws nomem */
 HIDDEN void* heap_alloc_try(txc_heap_t* h, size_t size, int zero); /* NULL on no memory */
 HIDDEN void chunk_release(struct txc__chunk* c);
-HIDDEN void chunk_cache_drain(void); /* also the heap block cache */
+HIDDEN void chunk_unref(struct txc__chunk* c);
+HIDDEN void chunk_cache_drain(void);
+HIDDEN struct txc__node* node_get(void); /* a malloc block for a node; NULL on no memory */
+HIDDEN void node_put(struct txc__node* n); /* also the heap block cache */
 HIDDEN void poison(void* p, int byte, size_t n);
 
 /* heap.c */
@@ -216,7 +231,8 @@ static inline void* txn_log_if(uint64_t born, void (*undo)(void* rec), void (*dr
 
 /* called only inside a transaction */
 HIDDEN bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner); /* true: deferred */
-HIDDEN void txn_move_hook(struct txc__hdr* hd, txc_heap_t* src);
+HIDDEN bool txn_move_hook(struct txc__hdr* hd, txc_heap_t* src); /* true: logged */
+HIDDEN bool txn_park(struct txc__node* n);
 HIDDEN void txn_unwind(struct txc__frame* f);
 HIDDEN void txn_undo(struct txc__frame* f); /* replay the log of a frame being unwound */
 
@@ -234,7 +250,7 @@ HIDDEN void exc_thread_init(void);
 HIDDEN __attribute__((noreturn)) void exc_propagate(txc_exception_t* e);
 HIDDEN void run_guarded(void (*fn)(void*), void* arg, const char* what);
 
-#define THROW_ARG(...) txc__throw(txc_exception_arg, __FILE__, __LINE__, __func__, 0, NULL, NULL, __VA_ARGS__)
-#define THROW_NOMEM(...) txc__throw(txc_exception_nomem, __FILE__, __LINE__, __func__, 0, NULL, NULL, __VA_ARGS__)
+#define THROW_ARG(...) txc__throw(txc_exception_arg, __FILE__, __LINE__, __func__, -1, NULL, NULL, __VA_ARGS__)
+#define THROW_NOMEM(...) txc__throw(txc_exception_nomem, __FILE__, __LINE__, __func__, -1, NULL, NULL, __VA_ARGS__)
 
 #endif

@@ -674,6 +674,60 @@ static void set_uncaught_handler_returns_previous(void** state)
     assert_ptr_equal(txc_set_uncaught_handler(old), my_handler);
 }
 
+/* ---- misuse (issue 6: rules of section 2 the suite missed) ---- */
+
+static void throw_of_a_null_type_is_exception_arg(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    const txc_exception_type_t* volatile none = NULL;
+    try {
+        throw(none, "no type");
+    } catch (exception_arg, e) {
+        caught = 1;
+        assert_ptr_equal(e->type, exception_arg);
+        assert_string_equal(e->message, "no type");
+    }
+    assert_int_equal(caught, 1);
+}
+
+static void throw_data_of_a_running_heap_is_refused(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap {
+        txc_heap_t* running = txc_heap_current();
+        try {
+            throw_data(my_error, running, "payload is a running heap");
+        } catch (exception_arg, e) {
+            caught = 1;
+            assert_non_null(strstr(e->message, "throw_data"));
+        } catch (my_error, e) {
+            fail_msg("the running heap was moved onto the exception");
+        }
+        assert_ptr_equal(txc_heap_current(), running);
+    }
+    assert_int_equal(caught, 1);
+}
+
+static void throwing_handler(const txc_exception_t* e)
+{
+    (void)e;
+    throw(exception_io, "from the handler");
+}
+
+static void do_handler_throws(void)
+{
+    txc_set_uncaught_handler(throwing_handler);
+    throw(my_error, "nobody catches this");
+}
+
+static void exception_from_the_uncaught_handler_aborts(void** state)
+{
+    (void)state;
+    expect_abort(do_handler_throws, "exception thrown by the uncaught handler", NULL);
+}
+
 /* ---- threads ---- */
 
 static void* thrower(void* arg)
@@ -741,6 +795,9 @@ int main(void)
         TEST(uncaught_goes_to_the_handler_and_aborts),
         TEST(set_uncaught_handler_returns_previous),
         TEST(threads_throw_without_interfering),
+        TEST(throw_of_a_null_type_is_exception_arg),
+        TEST(throw_data_of_a_running_heap_is_refused),
+        TEST(exception_from_the_uncaught_handler_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -878,6 +878,92 @@ static void debug_build_poisons_memory(void** state)
 #endif
 }
 
+/* ---- misuse of heaps (issue 6: rules of section 1 the suite missed) ---- */
+
+static void non_heaps_and_root_heaps_are_refused(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap {
+        void* plain = txc_alloc(16);
+        txc_heap_stats_t s;
+        try {
+            switch_heap((txc_heap_t*)plain) { fail(); }
+        } catch (exception_arg, e) {
+            caught++;
+            assert_non_null(strstr(e->message, "not a heap"));
+        }
+        try {
+            txc_heap_parent((txc_heap_t*)plain);
+        } catch (exception_arg, e) {
+            caught++;
+        }
+        try {
+            txc_heap_stats(txc_heap_current(), NULL);
+        } catch (exception_arg, e) {
+            caught++;
+        }
+        (void)s;
+    }
+    txc_heap_t* root = txc_heap_current();
+    size_t before = stats_of(root).total_allocs;
+    try {
+        txc_free(root);
+    } catch (exception_arg, e) {
+        caught++;
+        assert_non_null(strstr(e->message, "root heap"));
+        txc_free(e);
+    }
+    sub_heap {
+        try {
+            import(root); /* a root heap cannot move */
+        } catch (exception_arg, e) {
+            caught++;
+            assert_non_null(strstr(e->message, "root heap"));
+        }
+    }
+    assert_int_equal(caught, 5);
+    assert_ptr_equal(txc_heap_current(), root);
+    assert_null(txc_heap_parent(root));
+    assert_int_equal(stats_of(root).total_allocs, before);
+}
+
+static void destructor_of_a_sub_heap_runs_when_it_ends(void** state)
+{
+    (void)state;
+    dlog_reset();
+    contents_freed_when_heap_dtor_ran = -1;
+    sub_heap {
+        tracked_int(21);
+        txc_set_destructor(txc_heap_current(), heap_dtor);
+        assert_int_equal(ndlog, 0);
+    }
+    /* the heap's own destructor first, then what it held */
+    assert_int_equal(contents_freed_when_heap_dtor_ran, 0);
+    assert_int_equal(ndlog, 1);
+    assert_int_equal(dlog[0], 21);
+}
+
+static void self_freeing_dtor(void* p)
+{
+    dlog[ndlog++] = -1;
+    txc_free(p); /* already being freed: ignored */
+}
+
+static void destructor_may_free_its_own_object(void** state)
+{
+    (void)state;
+    dlog_reset();
+    sub_heap {
+        void* p = txc_alloc(8);
+        txc_set_destructor(p, self_freeing_dtor);
+        txc_free(p);
+        assert_int_equal(ndlog, 1);
+        assert_int_equal(stats_of(txc_heap_current()).allocs, 0);
+    }
+    assert_int_equal(ndlog, 1);
+}
+
 /* ---- global heap and threads ---- */
 
 static void global_heap_outlives_the_block(void** state)
@@ -1047,6 +1133,9 @@ int main(void)
         TEST(global_heap_discards_on_exception),
         TEST(global_heap_is_thread_safe),
         TEST(root_heap_is_per_thread_and_freed_at_exit),
+        TEST(non_heaps_and_root_heaps_are_refused),
+        TEST(destructor_of_a_sub_heap_runs_when_it_ends),
+        TEST(destructor_may_free_its_own_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

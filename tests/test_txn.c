@@ -546,6 +546,376 @@ static void global_heap_undoes_txn_set(void** state)
     assert_int_equal(v, 1);
 }
 
+/* issue 6: a global_heap block committed inside a nested transaction that
+ * then aborts is part of that transaction: its allocations never reach the
+ * global heap, even when the outermost transaction commits. */
+static void global_heap_in_aborted_nested_txn_is_discarded(void** state)
+{
+    (void)state;
+    void* volatile probe = NULL;
+    global_heap { probe = txc_alloc(1); }
+    txc_heap_t* G = txc_heap_of(probe);
+    txc_heap_stats_t s0 = stats_of(G);
+    dtor_count = 0;
+    volatile int caught = 0;
+    switch_txn(outer) {
+        try {
+            switch_txn(inner) {
+                global_heap {
+                    void* g = txc_alloc(100);
+                    txc_set_destructor(g, count_dtor);
+                }
+                throw(exception_io, "inner aborts");
+            }
+        } catch (exception_io, e) {
+            caught = 1;
+            assert_int_equal(dtor_count, 1); /* discarded during the abort */
+        }
+    }
+    assert_int_equal(caught, 1);
+    txc_heap_stats_t s1 = stats_of(G);
+    assert_int_equal(s1.allocs, s0.allocs);
+    assert_int_equal(s1.bytes, s0.bytes);
+    txc_free(probe);
+}
+
+static void several_deferred_frees_run_in_order_at_commit(void** state)
+{
+    (void)state;
+    sub_heap {
+        int* a = txc_alloc(sizeof *a);
+        int* b = txc_alloc(sizeof *b);
+        txc_set_destructor(a, count_dtor);
+        txc_set_destructor(b, count_dtor);
+        dtor_count = 0;
+        trace[0] = 0;
+        switch_txn(h) {
+            txc_free(b);
+            txc_free(a);
+            txc_on_commit(hook, "hook ");
+            assert_int_equal(dtor_count, 0);
+            assert_int_equal(stats_of(txc_heap_parent(txc_heap_parent(h))).allocs, 3); /* a, b and the txn */
+        }
+        assert_int_equal(dtor_count, 2);
+        assert_string_equal(trace, "DDhook ");
+        assert_int_equal(stats_of(txc_heap_current()).allocs, 0);
+    }
+}
+
+
+/* ---- found by the model-based fuzzer and the container suites ---- */
+
+static void freed_after_logged_move_comes_back_on_abort(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* home = txc_heap_current();
+        char* volatile p = txc_strdup("x");
+        dtor_count = 0;
+        txc_set_destructor(p, count_dtor);
+        try {
+            switch_txn(h) {
+                import(p);
+                txc_free(p); /* existed before: deferred, not freed */
+                assert_int_equal(dtor_count, 0);
+                throw(exception_io, "abort");
+            }
+        } catch (exception_io, e) {
+        }
+        assert_int_equal(dtor_count, 0);
+        assert_ptr_equal(txc_heap_of(p), home);
+        assert_string_equal(p, "x");
+        try {
+            switch_txn(h) {
+                sub_heap { import(p); } /* its new heap ends first */
+                throw(exception_io, "abort");
+            }
+        } catch (exception_io, e) {
+        }
+        assert_int_equal(dtor_count, 0);
+        assert_ptr_equal(txc_heap_of(p), home);
+        switch_txn(h) {
+            sub_heap { import(p); }
+        }
+        assert_int_equal(dtor_count, 1); /* committed: it went with that heap */
+    }
+}
+
+static void deferred_free_of_block_heap_allocation_is_not_repeated(void** state)
+{
+    (void)state;
+    dtor_count = 0;
+    sub_heap {
+        txc_heap_t* older = txc_heap_new();
+        switch_txn(a) {
+            sub_heap {
+                void* p = txc_alloc(8);
+                txc_set_destructor(p, count_dtor);
+                switch_txn(b) { txc_free(p); }
+            }
+            switch_heap(older) {
+                sub_heap {
+                    void* q = txc_alloc(8);
+                    txc_set_destructor(q, count_dtor);
+                    txc_free(q); /* on a block entered inside: freed now */
+                    assert_int_equal(dtor_count, 2);
+                }
+            }
+        }
+        assert_int_equal(dtor_count, 2);
+        /* a heap and an allocation on it, both freed in one transaction */
+        txc_heap_t* x = txc_heap_new();
+        void* r = NULL;
+        switch_heap(x) {
+            r = txc_alloc(8);
+            txc_set_destructor(r, count_dtor);
+        }
+        switch_txn(c) {
+            txc_free(x);
+            txc_free(r);
+        }
+        assert_int_equal(dtor_count, 3);
+    }
+}
+
+static void unmerge_brings_logged_moves_home(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* home = txc_heap_current();
+        txc_heap_t* target = txc_heap_new();
+        char* p = txc_strdup("older");
+        try {
+            sub_heap_txn(outer) {
+                switch_heap(target) {
+                    switch_txn(inner) { import(p); }
+                }
+                assert_ptr_equal(txc_heap_of(p), target);
+                throw(exception_io, "outer aborts");
+            }
+        } catch (exception_io, e) {
+        }
+        assert_ptr_equal(txc_heap_of(p), home);
+        assert_string_equal(p, "older");
+        assert_int_equal(stats_of(target).allocs, 0);
+    }
+}
+
+static void heap_in_use_cannot_move(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap {
+        txc_heap_t* x = txc_heap_new();
+        switch_heap(x) {
+            sub_heap {
+                try {
+                    import(x);
+                } catch (exception_arg, e) {
+                    caught++;
+                }
+                global_heap {
+                    try {
+                        import(x);
+                    } catch (exception_arg, e) {
+                        caught++;
+                    }
+                }
+            }
+        }
+        assert_int_equal(caught, 2);
+        assert_ptr_equal(txc_heap_parent(x), txc_heap_current());
+    }
+}
+
+static void container_born_in_parent_is_not_undone_by_child_record(void** state)
+{
+    (void)state;
+    for (volatile int abort_outer = 0; abort_outer < 2; abort_outer++) {
+        sub_heap {
+            dict(int)* volatile kept = NULL;
+            try {
+                switch_txn(t1) {
+                    dict(int)* d = new_dict(int);
+                    kept = d;
+                    dict_insert(d, int, "a", 1);
+                    switch_txn(t2) { dict_insert(d, int, "b", 2); }
+                    assert_true(dict_delete(d, int, "a"));
+                    dict_insert(d, int, "c", 3);
+                    if (abort_outer)
+                        throw(exception_io, "t1 aborts");
+                }
+            } catch (exception_io, e) {
+            }
+            if (!abort_outer) {
+                assert_int_equal(dict_count(kept), 2);
+                assert_int_equal(*dict_read(kept, int, "b"), 2);
+                assert_int_equal(*dict_read(kept, int, "c"), 3);
+                assert_null(dict_read(kept, int, "a"));
+            }
+        }
+    }
+}
+
+/* ---- random container operations in random transactions, against a
+ * model kept outside txc ---- */
+
+#define NKEYS 24
+#define MAXN 64
+
+struct model {
+    int dk[NKEYS], dv[NKEYS], dn; /* dict: keys (indices) and values in order */
+    int l[MAXN], ln;              /* list, front first */
+    int v[MAXN], vn;              /* vec */
+};
+
+static unsigned long rng = 12345;
+static unsigned rnd(unsigned n)
+{
+    rng = rng * 6364136223846793005UL + 1442695040888963407UL;
+    return (unsigned)(rng >> 33) % n;
+}
+
+static void key_name(char* buf, int k) { snprintf(buf, 8, "k%d", k); }
+
+static int model_find(const struct model* m, int k)
+{
+    for (int i = 0; i < m->dn; i++)
+        if (m->dk[i] == k)
+            return i;
+    return -1;
+}
+
+static void random_op(struct model* m, dict(int)* d, list(int)* l, vec(int)* v)
+{
+    char key[8];
+    int k = (int)rnd(NKEYS), x = (int)rnd(1000);
+    key_name(key, k);
+    int at = model_find(m, k);
+    switch (rnd(9)) {
+    case 0:
+        assert_int_equal(dict_insert(d, int, key, x), at < 0);
+        if (at < 0)
+            m->dk[m->dn] = k, m->dv[m->dn++] = x;
+        break;
+    case 1:
+        dict_replace(d, int, key, x);
+        if (at < 0)
+            m->dk[m->dn] = k, m->dv[m->dn++] = x;
+        else
+            m->dv[at] = x;
+        break;
+    case 2:
+        assert_int_equal(dict_delete(d, int, key), at >= 0);
+        if (at >= 0) {
+            memmove(&m->dk[at], &m->dk[at + 1], (size_t)(m->dn - at - 1) * sizeof(int));
+            memmove(&m->dv[at], &m->dv[at + 1], (size_t)(m->dn - at - 1) * sizeof(int));
+            m->dn--;
+        }
+        break;
+    case 3:
+        if (m->ln < MAXN) {
+            list_push_end(l, int, x);
+            m->l[m->ln++] = x;
+        }
+        break;
+    case 4:
+        if (m->ln < MAXN) {
+            list_push_start(l, int, x);
+            memmove(&m->l[1], &m->l[0], (size_t)m->ln * sizeof(int));
+            m->l[0] = x;
+            m->ln++;
+        }
+        break;
+    case 5:
+        if (m->ln) {
+            if (rnd(2)) {
+                assert_int_equal(list_pop_end(l, int), m->l[--m->ln]);
+            } else {
+                assert_int_equal(list_pop_start(l, int), m->l[0]);
+                memmove(&m->l[0], &m->l[1], (size_t)--m->ln * sizeof(int));
+            }
+        }
+        break;
+    case 6:
+        if (m->vn < MAXN) {
+            vec_append(v, int, x);
+            m->v[m->vn++] = x;
+        }
+        break;
+    case 7:
+        if (m->vn) {
+            size_t i = rnd((unsigned)m->vn);
+            vec_set(v, int, i, x);
+            m->v[i] = x;
+        }
+        break;
+    default: {
+        int n = (int)rnd(MAXN);
+        vec_resize(v, int, (size_t)n);
+        for (int i = m->vn; i < n; i++)
+            m->v[i] = 0;
+        m->vn = n;
+    }
+    }
+}
+
+static void check_model(const struct model* m, dict(int)* d, list(int)* l, vec(int)* v)
+{
+    assert_int_equal(dict_count(d), m->dn);
+    int i = 0;
+    dict_foreach(d, int, key, val) {
+        char want[8];
+        key_name(want, m->dk[i]);
+        assert_string_equal(key, want);
+        assert_int_equal(val, m->dv[i]);
+        i++;
+    }
+    assert_int_equal(list_count(l), m->ln);
+    i = 0;
+    list_foreach(l, int, x) { assert_int_equal(x, m->l[i++]); }
+    assert_int_equal(vec_count(v), m->vn);
+    vec_foreach(v, int, j, x) { assert_int_equal(x, m->v[j]); }
+}
+
+define_exception(random_abort, exception_any);
+
+/* One transaction of random operations; it may nest one more level. */
+static void random_txn(struct model* m, dict(int)* d, list(int)* l, vec(int)* v, int depth)
+{
+    struct model before = *m;
+    try {
+        switch_txn(h) {
+            int n = (int)rnd(12);
+            for (int i = 0; i < n; i++) {
+                random_op(m, d, l, v);
+                if (depth < 2 && rnd(6) == 0)
+                    random_txn(m, d, l, v, depth + 1);
+            }
+            if (rnd(3) == 0)
+                throw(random_abort, "abort at depth %d", depth);
+        }
+    } catch (random_abort, e) {
+        *m = before; /* the model takes the abort by hand */
+    }
+}
+
+static void random_container_operations_in_random_transactions(void** state)
+{
+    (void)state;
+    sub_heap {
+        dict(int)* d = new_dict(int);
+        list(int)* l = new_list(int);
+        vec(int)* v = new_vec(int);
+        static struct model m;
+        memset(&m, 0, sizeof m);
+        for (int round = 0; round < 3000; round++) {
+            sub_heap { random_txn(&m, d, l, v, 0); }
+            check_model(&m, d, l, v);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +937,14 @@ int main(void)
         TEST(nested_commit_into_older_heap_is_taken_back),
         TEST(global_heap_inside_txn_waits_for_outermost),
         TEST(global_heap_undoes_txn_set),
+        TEST(global_heap_in_aborted_nested_txn_is_discarded),
+        TEST(several_deferred_frees_run_in_order_at_commit),
+        TEST(freed_after_logged_move_comes_back_on_abort),
+        TEST(deferred_free_of_block_heap_allocation_is_not_repeated),
+        TEST(unmerge_brings_logged_moves_home),
+        TEST(heap_in_use_cannot_move),
+        TEST(container_born_in_parent_is_not_undone_by_child_record),
+        TEST(random_container_operations_in_random_transactions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,6 +54,17 @@ struct death {
     char out[8192];
 };
 
+#ifdef TXC_COVERAGE
+/* A child that aborts would lose its gcov counts: save them first. */
+void __gcov_dump(void);
+static void coverage_dump_and_abort(int sig)
+{
+    __gcov_dump();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+#endif
+
 static inline void run_child(void (*fn)(void), struct death* d)
 {
     int fds[2];
@@ -65,8 +76,14 @@ static inline void run_child(void (*fn)(void), struct death* d)
     if (pid == 0) {
         close(fds[0]);
         dup2(fds[1], 2);
+#ifdef TXC_COVERAGE
+        signal(SIGABRT, coverage_dump_and_abort);
+        fn();
+        __gcov_dump();
+#else
         signal(SIGABRT, SIG_DFL);
         fn();
+#endif
         _exit(0);
     }
     close(fds[1]);

@@ -44,6 +44,7 @@ uint64_t txc__txn_clock;
 
 struct rec {
     struct rec* next;
+    uint64_t born; /* of the object it changes (0: older than every transaction) */
     void (*undo)(void*);
     void (*drop)(void*);
     void* arg;
@@ -78,6 +79,7 @@ static struct rec* rec_push(struct txc__txn* t, void (*undo)(void*), void (*drop
     r->drop = drop;
     r->arg = r->payload;
     r->what = what;
+    r->born = 0;
     r->next = t->log;
     t->log = r;
     if (!t->log_tail)
@@ -90,13 +92,23 @@ void* txn_log(uint64_t born, void (*undo)(void* rec), void (*drop)(void* rec), s
     struct txc__txn* t = txn_cur();
     if (born >= t->start)
         return NULL; /* born inside: it vanishes with the transaction */
-    return rec_push(t, undo, drop, size, "an undo step")->payload;
+    struct rec* r = rec_push(t, undo, drop, size, "an undo step");
+    r->born = born;
+    return r->payload;
 }
 
-/* Is heap h the transaction's own (its sub heap or below)? */
+/* Is heap h the transaction's own: its sub heap, the heap of a block
+ * entered since it began (such heaps end before it does), or below one? */
 static bool txn_owns(const struct txc__txn* t, const txc_heap_t* h)
 {
-    return heap_within(h, &t->sh.heap);
+    if (heap_within(h, &t->sh.heap))
+        return true;
+    for (struct txc__frame* f = txc__ctx.top; f && f != &t->sh.f; f = f->prev) {
+        txc_heap_t* fh = frame_heap_of(f);
+        if (fh && heap_within(h, fh))
+            return true;
+    }
+    return false;
 }
 
 /* ---- deferred frees ---- */
@@ -104,12 +116,15 @@ static bool txn_owns(const struct txc__txn* t, const txc_heap_t* h)
 struct deferred {
     struct deferred* next;
     void* p;
+    bool skip;
 };
 
 bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner)
 {
     struct txc__txn* t = txn_cur();
-    if (txn_owns(t, owner))
+    /* an allocation whose move is logged existed before: an abort needs it */
+    bool moved = (hd->tag & TF_TRACKED) && (hdr_node(hd)->flags & NF_TXN_MOVED);
+    if (!moved && txn_owns(t, owner))
         return false;
     struct deferred* d = log_alloc(t, sizeof *d);
     d->p = hd + 1;
@@ -119,6 +134,28 @@ bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner)
         t->frees = d;
     t->frees_tail = d;
     return true;
+}
+
+/* The outermost commit frees what was deferred.  An entry that another one
+ * frees along (it is on that heap, or named twice) is skipped: decided for
+ * all of them first, while all are alive. */
+static void deferred_run(struct deferred* list)
+{
+    for (struct deferred* d = list; d; d = d->next) {
+        txc_heap_t* owner = hdr_owner(hdr_of(d->p));
+        for (struct deferred* e = list; e; e = e->next) {
+            if (e == d || !e->p)
+                continue;
+            if (e->p == d->p && e < d ? true
+                : (hdr_of(e->p)->tag & TF_HEAP) && e->p != d->p && heap_within(owner, e->p)) {
+                d->skip = true;
+                break;
+            }
+        }
+    }
+    for (struct deferred* d = list; d; d = d->next)
+        if (!d->skip)
+            heap_free(d->p, false);
 }
 
 /* ---- moves ---- */
@@ -137,14 +174,29 @@ static void undo_move(void* arg)
     txc__ctx.current = cur;
 }
 
-void txn_move_hook(struct txc__hdr* hd, txc_heap_t* src)
+bool txn_move_hook(struct txc__hdr* hd, txc_heap_t* src)
 {
     struct txc__txn* t = txn_cur();
     if (txn_owns(t, src))
-        return;
+        return false;
     struct move_rec* m = rec_push(t, undo_move, NULL, sizeof *m, "an undo step")->arg;
     m->p = hd + 1;
     m->src = src;
+    return true;
+}
+
+/* A heap being freed inside a transaction holds n, an allocation whose move
+ * is logged: an abort will move it back, so it waits in the outermost
+ * transaction's limbo heap (freed when that ends) instead of dying now.
+ * False: no memory for the limbo heap (then it is freed, as before). */
+bool txn_park(struct txc__node* n)
+{
+    struct txc__txn* o = txn_cur()->outer;
+    if (!o->limbo && !(o->limbo = heap_block_new(NULL, 0)))
+        return false;
+    heap_unlink(n);
+    heap_link(o->limbo, n);
+    return true;
 }
 
 /* ---- txn_set and hooks ---- */
@@ -221,7 +273,7 @@ TXC_API struct txc__txn* txc__txn_enter(struct txc__txn* t, int global)
     t->log = t->log_tail = NULL;
     t->commits = t->commits_tail = NULL;
     t->frees = t->frees_tail = NULL;
-    t->logheap = t->gpending = NULL;
+    t->logheap = t->gpending = t->limbo = NULL;
     t->global = global;
     t->undone = 0;
     t->heap = NULL;
@@ -263,6 +315,8 @@ void txn_unwind(struct txc__frame* f)
     if (!t->parent) {
         if (t->gpending)
             heap_destroy(t->gpending);
+        if (t->limbo)
+            heap_destroy(t->limbo);
         if (t->logheap)
             heap_destroy(t->logheap);
     }
@@ -328,8 +382,11 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
      * frame: a failure here aborts it like any exception. */
     txc_heap_t* dst = t->global ? global_target(t) : before;
     struct unmerge_rec* u = NULL;
-    if (!t->global && parent && (src->head || src->chunk) && !txn_owns(parent, dst))
-        u = rec_push(parent, undo_merge, NULL, sizeof *u, "an undo step")->arg;
+    struct rec* ur = NULL;
+    if (parent && (src->head || src->chunk) && !txn_owns(parent, dst)) {
+        ur = rec_push(parent, undo_merge, NULL, sizeof *u, "an undo step");
+        u = ur->arg;
+    }
 
     c->top = t->sh.f.prev;
     c->current = before;
@@ -352,16 +409,55 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
     frame_heap_release(&t->sh);
 
     if (parent) {
-        splice(&parent->log, &parent->log_tail, t->log, t->log_tail, true);
+        /* Records of objects born inside the parent are final for it: the
+         * object vanishes if the parent aborts, and its later changes are
+         * not logged, so such a record must never run. */
+        struct rec *head = NULL, *tail = NULL;
+        for (struct rec *r = t->log, *next; r; r = next) {
+            next = r->next;
+            if (r->born && r->born >= parent->start) {
+                if (r->drop)
+                    r->drop(r->arg);
+                continue;
+            }
+            r->next = NULL;
+            if (tail)
+                tail->next = r;
+            else
+                head = r;
+            tail = r;
+        }
+        splice(&parent->log, &parent->log_tail, head, tail, true);
+        if (ur && tail) {
+            /* The merge came after the child's changes: undo it first, so
+             * that their undo steps find what it brought back in place. */
+            tail->next = ur->next;
+            if (parent->log_tail == ur)
+                parent->log_tail = tail;
+            ur->next = parent->log;
+            parent->log = ur;
+        }
         splice(&parent->commits, &parent->commits_tail, t->commits, t->commits_tail, false);
-        splice(&parent->frees, &parent->frees_tail, t->frees, t->frees_tail, false);
+        /* Deferred frees of what the parent owns happen now: it could end
+         * with a block of the parent before the outermost commit. */
+        for (struct deferred *d = t->frees, *next; d; d = next) {
+            next = d->next;
+            d->next = NULL;
+            struct txc__hdr* dh = hdr_of(d->p);
+            bool moved = (dh->tag & TF_TRACKED) && (hdr_node(dh)->flags & NF_TXN_MOVED);
+            if (!moved && txn_owns(parent, hdr_owner(dh)))
+                heap_free(d->p, true);
+            else
+                splice(&parent->frees, &parent->frees_tail, d, d, false);
+        }
         return;
     }
     for (struct rec* r = t->log; r; r = r->next)
         if (r->drop)
             r->drop(r->arg);
-    for (struct deferred* d = t->frees; d; d = d->next)
-        heap_free(d->p, false);
+    deferred_run(t->frees);
+    if (t->limbo)
+        heap_destroy(t->limbo);
     if (t->gpending) {
         global_lock(txc__global);
         heap_merge(t->gpending, txc__global);

@@ -17,13 +17,18 @@
  *
  * Costs: insert, replace, read and delete are O(1) on average: an
  * open-addressing index of hash fragments finds the entry, compared by its
- * full key.  The hash is SipHash-1-3 keyed per dict from a random process
- * secret, so keys chosen by an attacker cannot be made to collide (and the
- * index layout, unlike the iteration order, differs between dicts).  The
- * index doubles when three quarters full; entries live in blocks that never
- * move, linked in insertion order.  Keys of up to 15 bytes are stored in the
- * entry itself, longer ones in a malloc block of their own.
- *
+ * full key; a hit costs about two cache misses (the index, then the entry).
+ * The hash is keyed per dict from a random process secret, so keys chosen
+ * by an attacker cannot be made to collide: keys of up to 16 bytes go
+ * through a keyed 128-bit multiply mix (as wyhash and Go's map hash do),
+ * longer ones through SipHash-1-3.  Iteration follows insertion order and
+ * reveals nothing of the hash.  The index doubles when three quarters full
+ * (it is never shrunk); entries live in blocks that never move, linked in
+ * insertion order, and a deleted entry is reused by a later insertion.
+ * Keys of up to 15 bytes are stored in the entry itself, longer ones in a
+ * malloc block of their own.  Memory: 32 bytes per entry plus the value
+ * (rounded up to 8), plus 8 to 16 bytes of index.
+
  * A dict is one allocation on the heap that is current when it is created
  * (new_dict), with a destructor that frees its index, entries and keys:
  * escape(d) or import(d) moves it with everything in it, and freeing its
@@ -37,18 +42,24 @@
  * txc_dict), so it can be named anywhere - a variable, a struct member, a
  * parameter or return type - with no declaration beforehand.  The dict
  * stores the size of its values and every macro checks sizeof(T) against it
- * (exception_arg on a mismatch).
+ * (exception_arg on a mismatch; a T of the same size goes unnoticed).
  *
  * Every macro evaluates each of its arguments once, in no specified order
  * except that a value argument (v) is evaluated before the dict is touched.
  *
- * Errors: exception_arg for a NULL dict or key, a key of 4 GiB - 1 bytes or
- * more and a T whose size differs from the dict's values; exception_nomem
- * when memory cannot be had, and then the dict is left exactly as it was.
+ * Errors: exception_arg for a NULL dict or key, a T whose size differs from
+ * the dict's values, and a key of 4 GiB - 1 bytes or more given to insert
+ * or replace (read and delete simply do not find it); exception_nomem when
+ * memory cannot be had, and then the dict is left exactly as it was.
  *
  * Transactions: inside a transaction (<txc/txn.h>), changes to a dict
  * created before it began are undone if it aborts: contents and order come
- * back as they were (a deleted entry returns to its place).
+ * back as they were (a deleted entry returns to its place, at its old
+ * address).  A deleted out-of-line key is kept until the outermost
+ * transaction commits.
+ *
+ * Threads: a dict is not synchronised; threads that share one must lock
+ * around every use of it.
  */
 #ifndef TXC_DICT_H
 #define TXC_DICT_H
@@ -120,7 +131,7 @@ extern "C" {
                                  txc__dict_it_init(&txc__di, (d), sizeof(T));   \
          txc__dict_it_next(&txc__di);)                                           \
         for (const char* k __attribute__((unused)) = txc__di.key; txc__di.go1; txc__di.go1 = 0) \
-            for (size_t len __attribute__((unused)) = txc__di.len; txc__di.go2; txc__di.go2 = 0) \
+            for (size_t len __attribute__((unused)) = txc__di.klen; txc__di.go2; txc__di.go2 = 0) \
                 for (T v __attribute__((unused)) = *(const T*)txc__di.val; txc__di.brk; txc__di.brk = 0)
 
 /* Long lower-case forms (API.md: txc_dict_insert ...). */
@@ -147,11 +158,12 @@ struct txc_dict; /* defined in src/dict.c */
 /* The key length of the plain forms: the key is NUL-terminated. */
 #define TXC__DICT_NTS ((size_t)-1)
 
+/* Member names must differ from the parameters of TXC_DICT_FOREACH_N. */
 struct txc__dict_it {
-    struct txc_dict* d;
+    struct txc_dict* dict;
     uint32_t cur, nxt;   /* entry visited and the one after it */
     const char* key;
-    size_t len;
+    size_t klen;
     const void* val;
     int go1, go2, brk;
 };

@@ -154,6 +154,7 @@ enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER };
 
 /* Heap flags and header tags the inline paths need (see src/internal.h). */
 #define TXC__HF_GLOBAL 0x2u
+#define TXC__HF_BORROW 0x10u
 #define TXC__TAG_FRAME_HEAP 0x7c5a0007u /* live, tracked, heap, frame */
 #define TXC__TAG_DEAD 0xdead0000u
 
@@ -228,7 +229,7 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
     txc_heap_t* parent = c->current;
     if (__builtin_expect(!parent || (parent->flags & TXC__HF_GLOBAL), 0))
         return txc__sub_heap_enter_slow(s);
-    txc__frame_heap_init(s, parent, 0);
+    txc__frame_heap_init(s, parent, TXC__HF_BORROW);
     parent->allocs++;
     s->f.prev = c->top;
     s->f.saved = parent;
@@ -268,6 +269,7 @@ struct txc__txn {
     void *frees, *frees_tail;      /* deferred frees, oldest first */
     txc_heap_t* logheap;           /* outermost only: where records live */
     txc_heap_t* gpending;          /* outermost only: global_heap commits awaiting it */
+    txc_heap_t* limbo;             /* outermost only: moved allocations whose heap died */
     int global;
     int undone;
     int once;

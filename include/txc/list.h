@@ -4,7 +4,7 @@
  *   list(int)* l = new_list(int);        an empty list on the current heap
  *   list_push_end(l, int, 1);            append,  amortised O(1)
  *   list_push_start(l, int, 0);          prepend, amortised O(1)
- *   int a = list_pop_start(l, int);      remove and return, O(1)
+ *   int a = list_pop_start(l, int);      remove and return, amortised O(1)
  *   int b = list_peek_end(l, int);       return without removing, O(1)
  *   list_foreach(l, int, x) { ... }      int x, first to last
  *
@@ -19,7 +19,7 @@
  * txc_list), so it can be named anywhere - a variable, a struct member, a
  * parameter or return type - with no declaration beforehand.  The list
  * stores the size of its elements and every macro checks sizeof(T) against
- * it (exception_arg on a mismatch).
+ * it (exception_arg on a mismatch; a T of the same size goes unnoticed).
  *
  * Every macro evaluates each of its arguments once, in no specified order
  * except that a value argument (v) is evaluated before the list is touched.
@@ -29,7 +29,11 @@
  * memory cannot be had, and then the list is left exactly as it was.
  *
  * Transactions: inside a transaction (<txc/txn.h>), changes to a list
- * created before it began are undone if it aborts.
+ * created before it began are undone if it aborts.  While a transaction is
+ * active the ring is never shrunk.
+ *
+ * Threads: a list is not synchronised; threads that share one must lock
+ * around every use of it.
  */
 #ifndef TXC_LIST_H
 #define TXC_LIST_H
@@ -60,14 +64,16 @@ extern "C" {
 #define TXC_LIST_PUSH_START(l, T, v) TXC__LIST_PUSH(l, T, v, 0)
 
 /* list_pop_end(l, T), list_pop_start(l, T): remove the last / first element
- * and return it (a T).  O(1).  exception_arg if the list is empty. */
+ * and return it (a T).  Amortised O(1): a ring left at most an eighth full
+ * is copied into a smaller one (never inside a transaction).
+ * exception_arg if the list is empty. */
 #define TXC_LIST_POP_END(l, T) TXC__LIST_POP(l, T, 1)
 #define TXC_LIST_POP_START(l, T) TXC__LIST_POP(l, T, 0)
 
 /* list_peek_end(l, T), list_peek_start(l, T): the last / first element (a T,
  * not an lvalue).  O(1).  exception_arg if the list is empty. */
-#define TXC_LIST_PEEK_END(l, T) ((void)0, *(const T*)txc__list_peek((l), sizeof(T), 1))
-#define TXC_LIST_PEEK_START(l, T) ((void)0, *(const T*)txc__list_peek((l), sizeof(T), 0))
+#define TXC_LIST_PEEK_END(l, T) __extension__({ *(const T*)txc__list_peek((l), sizeof(T), 1); })
+#define TXC_LIST_PEEK_START(l, T) __extension__({ *(const T*)txc__list_peek((l), sizeof(T), 0); })
 
 /* list_foreach(l, T, x) { ... }: runs the block for each element, first to
  * last, with T x a copy of it.  break leaves the loop, continue goes to the
@@ -110,9 +116,10 @@ struct txc_list {
     uint64_t born;      /* txn clock at creation */
 };
 
+/* Member names must differ from the parameters of TXC_LIST_FOREACH. */
 struct txc__list_it {
-    struct txc_list* l;
-    size_t i;           /* position visited (SIZE_MAX before the first) */
+    struct txc_list* list;
+    size_t at;          /* position visited (SIZE_MAX before the first) */
     int brk;
 };
 
@@ -156,7 +163,7 @@ static inline const void* txc__list_peek(const struct txc_list* l, size_t esize,
 
 static inline bool txc__list_it_next(struct txc__list_it* it)
 {
-    if (it->brk || ++it->i >= it->l->count)
+    if (it->brk || ++it->at >= it->list->count)
         return false;
     it->brk = 1;
     return true;
@@ -164,8 +171,8 @@ static inline bool txc__list_it_next(struct txc__list_it* it)
 
 static inline const void* txc__list_it_elem(const struct txc__list_it* it)
 {
-    const struct txc_list* l = it->l;
-    return l->data + ((l->head + it->i) & (l->cap - 1)) * l->esize;
+    const struct txc_list* l = it->list;
+    return l->data + ((l->head + it->at) & (l->cap - 1)) * l->esize;
 }
 
 #if !defined(TXC_NO_SHORT_NAMES) && !defined(__cplusplus)

@@ -83,7 +83,7 @@ TXC__INLINE void txc__txn_save_if(void* p, size_t size)
     ((void)({                                                                 \
         __typeof__(lvalue)* txc__sp = &(lvalue);                              \
         __typeof__(lvalue) txc__sv = (value);                                 \
-        txc__txn_save_if(txc__sp, sizeof *txc__sp);                           \
+        txc__txn_save_if((void*)txc__sp, sizeof *txc__sp);                           \
         *txc__sp = txc__sv;                                                   \
     }))
 

@@ -19,9 +19,9 @@
  * so it can be named anywhere - a variable, a struct member, a parameter or
  * return type - with no declaration beforehand, and two spellings of
  * vec(int)* are the same type.  The price is that the compiler cannot tell a
- * vec(int)* from a vec(float)*: the vec stores the size of its elements and
+ * vec(int)* from a vec(double)*: the vec stores the size of its elements and
  * every macro checks sizeof(T) against it, throwing exception_arg on a
- * mismatch.
+ * mismatch (a T of the same size, float for int, goes unnoticed).
  *
  * Every macro evaluates each of its arguments once, in no specified order
  * except that a value argument (x) is evaluated before the vec is touched.
@@ -33,6 +33,9 @@
  * Transactions: inside a transaction (<txc/txn.h>), changes to a vec created
  * before it began are undone if it aborts.  While a transaction is active a
  * vec that shrinks keeps its capacity.
+ *
+ * Threads: a vec is not synchronised; threads that share one must lock
+ * around every use of it.
  */
 #ifndef TXC_VEC_H
 #define TXC_VEC_H
@@ -68,7 +71,7 @@ extern "C" {
 
 /* vec_get(v, T, i): element i, a T (not an lvalue: use vec_set to write).
  * O(1).  exception_arg if i >= vec_count(v). */
-#define TXC_VEC_GET(v, T, i) ((void)0, *(const T*)txc__vec_at((v), sizeof(T), (i), 0))
+#define TXC_VEC_GET(v, T, i) __extension__({ *(const T*)txc__vec_at((v), sizeof(T), (i), 0); })
 
 /* vec_set(v, T, i, x): element i becomes x.  O(1).  exception_arg if
  * i >= vec_count(v). */
@@ -80,9 +83,10 @@ extern "C" {
     })
 
 /* vec_resize(v, T, n): n elements: those beyond n are dropped, new ones are
- * zeroed (all bits 0).  O(n - old count) when growing, O(1) when shrinking
- * (outside transactions the storage shrinks when it would be mostly
- * empty). */
+ * zeroed (all bits 0).  O(n - old count) when growing; O(1) when shrinking,
+ * plus a copy when the storage, then at most a quarter used, is given back
+ * (never inside a transaction, where the dropped elements are saved for the
+ * undo log instead: O(old count - n)). */
 #define TXC_VEC_RESIZE(v, T, n) txc__vec_resize((v), sizeof(T), (n))
 
 /* vec_foreach(v, T, i, x) { ... }: runs the block for each element in index
@@ -95,8 +99,8 @@ extern "C" {
                             *txc__vip __attribute__((unused)) =                 \
                                 txc__vec_it_init(&txc__vi, (v), sizeof(T));     \
          txc__vec_it_next(&txc__vi);)                                            \
-        for (size_t i __attribute__((unused)) = txc__vi.i; txc__vi.go; txc__vi.go = 0) \
-            for (T x __attribute__((unused)) = ((const T*)(const void*)txc__vi.v->data)[txc__vi.i]; \
+        for (size_t i __attribute__((unused)) = txc__vi.at; txc__vi.go; txc__vi.go = 0) \
+            for (T x __attribute__((unused)) = ((const T*)(const void*)txc__vi.vec->data)[txc__vi.at]; \
                  txc__vi.brk; txc__vi.brk = 0)
 
 /* Long lower-case forms (API.md: txc_vec_append ...). */
@@ -124,9 +128,10 @@ struct txc_vec {
     uint64_t born;      /* txn clock at creation */
 };
 
+/* Member names must differ from the parameters of TXC_VEC_FOREACH. */
 struct txc__vec_it {
-    struct txc_vec* v;
-    size_t i;           /* index of the element visited (SIZE_MAX before the first) */
+    struct txc_vec* vec;
+    size_t at;          /* index of the element visited (SIZE_MAX before the first) */
     int go, brk;
 };
 
@@ -156,7 +161,7 @@ static inline const void* txc__vec_at(const struct txc_vec* v, size_t esize, siz
 
 static inline bool txc__vec_it_next(struct txc__vec_it* it)
 {
-    if (it->brk || ++it->i >= it->v->count)
+    if (it->brk || ++it->at >= it->vec->count)
         return false;
     it->go = it->brk = 1;
     return true;

@@ -1,0 +1,1431 @@
+/*
+ * fuzz_model.c - model-based fuzzing of the heaps, exceptions and
+ * transactions (issue 6), as a libFuzzer target.
+ *
+ * The input is read as a program: each byte picks an operation, the bytes
+ * after it its arguments.  Blocks nest by recursion: an "enter" operation
+ * runs the rest of the input inside sub_heap, switch_heap, try (in one of a
+ * few shapes of catch and finally), switch_txn / sub_heap_txn or global_heap,
+ * until a "leave" operation or the end of the input ends the block normally
+ * or a throw leaves it by an exception.  Inside, the operations allocate,
+ * free, reallocate, escape, import, set and clear destructors, make heaps,
+ * throw exceptions of a small type tree, txn_set four variables and
+ * register commit and abort hooks.
+ *
+ * Every operation is applied to txc and to a reference model written plainly
+ * below: which heap owns which allocation and in what order they arrived,
+ * which heaps are running blocks, what each transaction logged (txn_set
+ * values, moves of older allocations, abort hooks, commits of nested
+ * transactions into older heaps), what it must free when the outermost one
+ * commits, and where each global_heap's allocations wait.  From that the
+ * model predicts what txc must do: which operations it refuses with
+ * exception_arg, which destructors, hooks, catch and finally blocks run and
+ * in what order, and afterwards every heap's statistics (allocs, bytes,
+ * total_allocs, total_bytes), every allocation's owner (txc_heap_of) and
+ * contents, the current heap, txc_in_txn() and the variables.  Any
+ * divergence prints the operation and aborts, so libFuzzer keeps the input.
+ *
+ * Containers: when list/dict/vec land, they join as more operations in
+ * run() (see the "containers" hook there) with a plain model of their
+ * contents; their undo on abort is checked by the same log replay.
+ *
+ * Known divergences the generator steers around (reported to the lead,
+ * see FUZZ_KNOWN_BUG below): an allocation whose escape or import a
+ * transaction logged, and that is then freed for good while that log is
+ * still open, makes the abort replay import a freed pointer (exception_fatal
+ * "already freed").  The model marks such transactions and does not throw
+ * through them.
+ *
+ * Built by `make fuzz` (configure --enable-fuzzing, clang); with
+ * -DTXC_FUZZ_MAIN it is a plain program that runs the files named on its
+ * command line, for replaying a crash under a debugger.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <txc.h>
+
+/* ---- limits ---- */
+
+#define MAX_ALLOCS 384
+#define MAX_HEAPS 160
+#define MAX_FRAMES 40
+#define MAX_TXNS 24
+#define MAX_EVENTS 4096
+#define NVARS 4
+
+/* ---- failing ---- */
+
+static unsigned long op_count; /* operations decoded in this input */
+static bool trace;             /* FUZZ_TRACE=1: print each operation */
+static const char* op_name = "start";
+
+static __attribute__((noreturn, format(printf, 1, 2))) void fuzz_fail(const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fuzz_model: divergence at operation %lu (%s): ", op_count, op_name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+#define MUST(cond)                                                  \
+    do {                                                            \
+        if (!(cond))                                                \
+            fuzz_fail("%s (fuzz_model.c:%d)", #cond, __LINE__);     \
+    } while (0)
+
+/* ---- the input ---- */
+
+static const uint8_t* in_data;
+static size_t in_len, in_pos;
+
+static bool at_end(void) { return in_pos >= in_len; }
+static unsigned byte(void) { return in_pos < in_len ? in_data[in_pos++] : 0; }
+
+/* ---- exception types: fuzz_b is below fuzz_a, fuzz_c apart ---- */
+
+define_exception(fuzz_a, exception_io);
+define_exception(fuzz_b, fuzz_a);
+define_exception(fuzz_c, exception_any);
+
+enum { T_A, T_B, T_C, T_ANY };
+static const txc_exception_type_t* type_of(int t)
+{
+    return t == T_A ? fuzz_a : t == T_B ? fuzz_b : t == T_C ? fuzz_c : exception_any;
+}
+/* Does a catch of type c take an exception of type t? */
+static bool type_matches(int t, int c) { return c == T_ANY || t == c || (t == T_B && c == T_A); }
+
+/* The try shapes: the catch types of each, in text order, and whether it
+ * has a finally. */
+#define NSHAPES 6
+static const struct {
+    int ncatch, catches[2];
+    bool has_finally;
+} shapes[NSHAPES] = {
+    {1, {T_A}, false},  {2, {T_B, T_C}, false}, {1, {T_ANY}, false},
+    {1, {T_A}, true},   {0, {0}, true},         {2, {T_C, T_B}, true},
+};
+
+/* ---- events: what txc did, what the model expects ---- */
+
+enum { EV_DTOR = 1, EV_COMMIT_HOOK, EV_ABORT_HOOK, EV_CATCH, EV_FINALLY };
+
+struct event {
+    int kind, a, b;
+};
+
+static struct event seen[MAX_EVENTS], want[MAX_EVENTS];
+static int nseen, nwant;
+
+static void event_add(struct event* log, int* n, int kind, int a, int b)
+{
+    if (*n >= MAX_EVENTS)
+        fuzz_fail("too many events");
+    log[(*n)++] = (struct event){kind, a, b};
+}
+static void saw(int kind, int a, int b) { event_add(seen, &nseen, kind, a, b); }
+static void expect(int kind, int a, int b) { event_add(want, &nwant, kind, a, b); }
+
+static const char* event_name(int kind)
+{
+    static const char* names[] = {"?", "destructor", "commit hook", "abort hook", "catch", "finally"};
+    return names[kind];
+}
+
+static void events_check(void)
+{
+    for (int i = 0; i < nseen || i < nwant; i++) {
+        if (i >= nseen || i >= nwant || memcmp(&seen[i], &want[i], sizeof seen[i]) != 0) {
+            fprintf(stderr, "fuzz_model: events differ at %d\n  txc:", i);
+            for (int k = 0; k < nseen; k++)
+                fprintf(stderr, " %s(%d,%d)", event_name(seen[k].kind), seen[k].a, seen[k].b);
+            fprintf(stderr, "\n  model:");
+            for (int k = 0; k < nwant; k++)
+                fprintf(stderr, " %s(%d,%d)", event_name(want[k].kind), want[k].a, want[k].b);
+            fputc('\n', stderr);
+            fuzz_fail("events differ");
+        }
+    }
+    nseen = nwant = 0;
+}
+
+/* ---- the model ---- */
+
+enum { HK_ROOT, HK_GLOBAL, HK_SUB, HK_NEW, HK_S, HK_H, HK_STAGE, HK_PENDING };
+
+struct mheap {
+    bool live;
+    int kind;
+    int self;          /* its allocation on the parent, or -1 (no parent) */
+    txc_heap_t* real;  /* NULL until seen (a pending heap) */
+};
+
+struct malloc_ {
+    bool live;         /* physically there */
+    bool pending;      /* freed inside a transaction: waits for the outermost commit */
+    bool frame;        /* the heap of a running block (or a transaction's h) */
+    bool opaque;       /* a caught exception: stats of its own, never an operand */
+    int heap;          /* owner */
+    int is_heap;       /* the heap it is, or -1 */
+    size_t size;
+    bool dtor;
+    unsigned char fill;
+    uint64_t arrival;  /* order of arrival on its owner */
+    size_t ex_allocs, ex_bytes; /* opaque: the exception heap's totals */
+    int moverec;       /* open move records that name it */
+    void* real;
+};
+
+enum { FK_TRY, FK_SUB, FK_SWITCH, FK_TXN };
+
+struct mframe {
+    int kind;
+    int saved;         /* the current heap when it was entered */
+    int heap;          /* sub: its heap; switch: the target; txn: the sub heap (or staging heap) */
+    int h;             /* txn: h (switch_txn also switches to it), else -1 */
+    bool switched;     /* switch_txn */
+    int txn;
+    int shape, depth;  /* try */
+};
+
+enum { R_SET, R_MOVE, R_HOOK, R_UNMERGE };
+
+struct mrec {
+    int kind;
+    int a;             /* variable, allocation or hook */
+    long old;
+    int heap;          /* move: where it came from; unmerge: where the merge went */
+    int* merged;       /* unmerge: the allocations the merge brought */
+    int nmerged;
+};
+
+struct mtxn {
+    bool global;
+    int parent;        /* enclosing transaction, or -1 */
+    int S, h;          /* its sub heap (global: staging heap) and h */
+    int before;        /* the current heap before it */
+    int pending;       /* outermost: heap where nested global_heap commits wait, or -1 */
+    bool tainted;      /* a logged move's allocation was freed (FUZZ_KNOWN_BUG) */
+    struct mrec* recs; /* oldest first */
+    int nrecs, caprecs;
+    int* commits;
+    int ncommits, capcommits;
+    int* frees;
+    int nfrees, capfrees;
+};
+
+static struct malloc_ A[MAX_ALLOCS];
+static struct mheap H[MAX_HEAPS];
+static struct mframe F[MAX_FRAMES];
+static struct mtxn T[MAX_TXNS];
+static int nalloc, nheap, nframe;
+static int cur;                /* the current heap */
+static int root_heap, global_heap_id;
+static long vars[NVARS], mvars[NVARS];
+static uint64_t arrivals;
+static int next_hook, next_throw;
+static txc_heap_t* real_global;
+
+static int parent_of(int h) { return H[h].self >= 0 ? A[H[h].self].heap : -1; }
+
+static bool within(int h, int anc)
+{
+    for (; h >= 0; h = parent_of(h))
+        if (h == anc)
+            return true;
+    return false;
+}
+
+static int innermost_txn(void)
+{
+    for (int i = nframe - 1; i >= 0; i--)
+        if (F[i].kind == FK_TXN)
+            return F[i].txn;
+    return -1;
+}
+
+static bool txn_owns(int t, int h) { return within(h, T[t].S); }
+
+static int heap_new_model(int kind, int self, txc_heap_t* real)
+{
+    MUST(nheap < MAX_HEAPS);
+    H[nheap] = (struct mheap){true, kind, self, real};
+    if (self >= 0)
+        A[self].is_heap = nheap;
+    return nheap++;
+}
+
+static int alloc_new_model(int heap, size_t size, bool dtor, void* real)
+{
+    MUST(nalloc < MAX_ALLOCS);
+    int id = nalloc++;
+    A[id] = (struct malloc_){.live = true, .heap = heap, .is_heap = -1, .size = size, .dtor = dtor,
+                             .fill = (unsigned char)(id * 37 + 11), .arrival = ++arrivals, .real = real};
+    return id;
+}
+
+static void arrive(int a, int heap)
+{
+    A[a].heap = heap;
+    A[a].arrival = ++arrivals;
+}
+
+/* Live allocations on heap h, oldest first. */
+static int on_heap(int h, int* out)
+{
+    int n = 0;
+    for (int i = 0; i < nalloc; i++)
+        if (A[i].live && A[i].heap == h)
+            out[n++] = i;
+    for (int i = 1; i < n; i++) /* insertion sort by arrival */
+        for (int k = i; k > 0 && A[out[k - 1]].arrival > A[out[k]].arrival; k--) {
+            int x = out[k];
+            out[k] = out[k - 1];
+            out[k - 1] = x;
+        }
+    return n;
+}
+
+static void taint_records_of(int a)
+{
+    for (int t = 0; t < MAX_TXNS; t++)
+        for (int r = 0; r < T[t].nrecs; r++)
+            if (T[t].recs[r].kind == R_MOVE && T[t].recs[r].a == a)
+                T[t].tainted = true;
+}
+
+static void phys_free(int a);
+
+/* Heap h is gone.  A log that still names it (a move to undo into it, a
+ * commit to take back from it) cannot be replayed: FUZZ_KNOWN_BUG 1. */
+static void heap_dead(int h)
+{
+    H[h].live = false;
+    for (int t = 0; t < MAX_TXNS; t++)
+        for (int r = 0; r < T[t].nrecs; r++)
+            if ((T[t].recs[r].kind == R_MOVE || T[t].recs[r].kind == R_UNMERGE) && T[t].recs[r].heap == h)
+                T[t].tainted = true;
+}
+
+/* Free everything on heap h, newest first. */
+static void phys_clear(int h)
+{
+    int list[MAX_ALLOCS];
+    int n = on_heap(h, list);
+    for (int i = n - 1; i >= 0; i--)
+        if (A[list[i]].live)
+            phys_free(list[i]);
+}
+
+/* An allocation goes: its destructor, then (a heap) what it holds. */
+static void phys_free(int a)
+{
+    if (A[a].dtor) {
+        A[a].dtor = false;
+        expect(EV_DTOR, a, 0);
+    }
+    if (A[a].is_heap >= 0) {
+        phys_clear(A[a].is_heap);
+        heap_dead(A[a].is_heap);
+    }
+    A[a].live = false;
+    A[a].pending = false;
+    if (A[a].moverec > 0)
+        taint_records_of(a);
+}
+
+/* Is a, or a heap it is on, waiting to be freed (so no longer usable)? */
+static bool logically_dead(int a)
+{
+    if (!A[a].live || A[a].pending)
+        return true;
+    for (int h = A[a].heap; h >= 0; h = parent_of(h))
+        if (H[h].self >= 0 && A[H[h].self].pending)
+            return true;
+    return false;
+}
+
+/* heap_in_use of heap.c: the current heap, a running block's heap, a
+ * switched-to heap or a heap a block will restore is h or below it. */
+static bool heap_in_use(int h)
+{
+    if (within(cur, h))
+        return true;
+    for (int i = 0; i < nframe; i++) {
+        if (within(F[i].saved, h))
+            return true;
+        if (F[i].heap >= 0 && within(F[i].heap, h))
+            return true;
+        if (F[i].h >= 0 && F[i].switched && within(F[i].h, h))
+            return true;
+    }
+    return false;
+}
+
+/* ---- transaction logs ---- */
+
+static struct mrec* rec_push(int t, int kind)
+{
+    struct mtxn* x = &T[t];
+    if (x->nrecs == x->caprecs) {
+        x->caprecs = x->caprecs ? 2 * x->caprecs : 16;
+        x->recs = realloc(x->recs, (size_t)x->caprecs * sizeof *x->recs);
+        MUST(x->recs);
+    }
+    struct mrec* r = &x->recs[x->nrecs++];
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    return r;
+}
+
+static void int_push(int** arr, int* n, int* cap, int v)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        *arr = realloc(*arr, (size_t)*cap * sizeof **arr);
+        MUST(*arr);
+    }
+    (*arr)[(*n)++] = v;
+}
+
+static void rec_release(struct mrec* r)
+{
+    if (r->kind == R_MOVE)
+        A[r->a].moverec--;
+    free(r->merged);
+    r->merged = NULL;
+}
+
+static void txn_release(int t)
+{
+    for (int r = 0; r < T[t].nrecs; r++)
+        rec_release(&T[t].recs[r]);
+    free(T[t].recs);
+    free(T[t].commits);
+    free(T[t].frees);
+    memset(&T[t], 0, sizeof T[t]);
+}
+
+/* Replay t's log, newest first (an abort). */
+static void txn_undo_model(int t)
+{
+    struct mtxn* x = &T[t];
+    for (int i = x->nrecs - 1; i >= 0; i--) {
+        struct mrec* r = &x->recs[i];
+        switch (r->kind) {
+        case R_SET:
+            mvars[r->a] = r->old;
+            break;
+        case R_HOOK:
+            expect(EV_ABORT_HOOK, r->a, 0);
+            break;
+        case R_MOVE:
+            if (A[r->a].live && A[r->a].heap != r->heap)
+                arrive(r->a, r->heap);
+            break;
+        case R_UNMERGE: {
+            /* what the nested commit brought to an older heap goes, newest first */
+            int list[MAX_ALLOCS];
+            int n = on_heap(r->heap, list);
+            for (int k = n - 1; k >= 0; k--) {
+                int a = list[k];
+                for (int m = 0; m < r->nmerged; m++)
+                    if (r->merged[m] == a && A[a].live) {
+                        phys_free(a);
+                        break;
+                    }
+            }
+            break;
+        }
+        }
+        rec_release(r);
+    }
+    x->nrecs = 0;
+}
+
+/* A frame's heap of a transaction is the model's S. */
+static void txn_abort_free(int t)
+{
+    struct mtxn* x = &T[t];
+    int S = x->S;
+    phys_clear(S);
+    heap_dead(S);
+    if (H[S].self >= 0)
+        A[H[S].self].live = false;
+    for (int i = 0; i < x->nfrees; i++)
+        A[x->frees[i]].pending = false; /* not freed after all */
+    if (x->parent < 0 && x->pending >= 0) {
+        phys_clear(x->pending);
+        heap_dead(x->pending);
+    }
+    txn_release(t);
+}
+
+/* Where a committing global_heap's allocations go. */
+static int global_target(int t)
+{
+    for (int p = T[t].parent; p >= 0; p = T[p].parent)
+        if (T[p].global)
+            return T[p].S;
+    if (T[t].parent < 0)
+        return global_heap_id;
+    int o = t;
+    while (T[o].parent >= 0)
+        o = T[o].parent;
+    if (T[o].pending < 0)
+        T[o].pending = heap_new_model(HK_PENDING, -1, NULL);
+    return T[o].pending;
+}
+
+/* Move everything on src to dst, arriving now, in order. */
+static int merge_model(int src, int dst, int* moved)
+{
+    int n = on_heap(src, moved);
+    for (int i = 0; i < n; i++)
+        arrive(moved[i], dst);
+    return n;
+}
+
+static void txn_commit_model(int t)
+{
+    struct mtxn* x = &T[t];
+    int parent = x->parent;
+    int src = x->global ? x->S : x->h;
+    int dst = x->global ? global_target(t) : x->before;
+    int moved[MAX_ALLOCS];
+    int n = merge_model(src, dst, moved);
+    if (parent >= 0 && !txn_owns(parent, dst)) {
+        struct mrec* r = rec_push(parent, R_UNMERGE);
+        r->heap = dst;
+        r->nmerged = n;
+        r->merged = malloc(sizeof(int) * (size_t)(n ? n : 1));
+        MUST(r->merged);
+        memcpy(r->merged, moved, sizeof(int) * (size_t)n);
+    }
+    /* the sub heap goes (with h, now empty) */
+    phys_clear(x->S);
+    heap_dead(x->S);
+    if (H[x->S].self >= 0)
+        A[H[x->S].self].live = false;
+    if (parent >= 0) {
+        struct mtxn* p = &T[parent];
+        for (int i = 0; i < x->nrecs; i++) {
+            *rec_push(parent, x->recs[i].kind) = x->recs[i];
+            x->recs[i].merged = NULL;
+        }
+        x->nrecs = 0;
+        for (int i = 0; i < x->ncommits; i++)
+            int_push(&p->commits, &p->ncommits, &p->capcommits, x->commits[i]);
+        for (int i = 0; i < x->nfrees; i++)
+            int_push(&p->frees, &p->nfrees, &p->capfrees, x->frees[i]);
+        p->tainted |= x->tainted;
+        free(x->recs);
+        free(x->commits);
+        free(x->frees);
+        memset(x, 0, sizeof *x);
+        return;
+    }
+    for (int i = 0; i < x->nrecs; i++)
+        rec_release(&x->recs[i]);
+    x->nrecs = 0;
+    for (int i = 0; i < x->nfrees; i++)
+        if (A[x->frees[i]].live)
+            phys_free(x->frees[i]);
+    if (x->pending >= 0) {
+        merge_model(x->pending, global_heap_id, moved);
+        heap_dead(x->pending);
+    }
+    for (int i = 0; i < x->ncommits; i++)
+        expect(EV_COMMIT_HOOK, x->commits[i], 0);
+    txn_release(t);
+}
+
+/* ---- frames ---- */
+
+static struct mframe* frame_push(int kind)
+{
+    MUST(nframe < MAX_FRAMES);
+    struct mframe* f = &F[nframe++];
+    *f = (struct mframe){.kind = kind, .saved = cur, .heap = -1, .h = -1, .txn = -1};
+    return f;
+}
+
+/* Pop the top frame; normal: the block ended normally, else an exception
+ * unwinds it (its transaction's log was replayed already). */
+static void frame_pop(bool normal)
+{
+    struct mframe* f = &F[--nframe];
+    cur = f->saved;
+    switch (f->kind) {
+    case FK_TRY:
+        if (normal && shapes[f->shape].has_finally)
+            expect(EV_FINALLY, f->depth, 0);
+        break;
+    case FK_SUB:
+        phys_clear(f->heap);
+        heap_dead(f->heap);
+        A[H[f->heap].self].live = false;
+        break;
+    case FK_SWITCH:
+        break;
+    case FK_TXN:
+        if (normal)
+            txn_commit_model(f->txn);
+        else
+            txn_abort_free(f->txn);
+        break;
+    }
+}
+
+/* ---- the real side's callbacks ---- */
+
+/* The allocation at p: the newest with that address (the model may have
+ * freed it already: it runs a block's end just before txc does). */
+static int find_real(const void* p)
+{
+    for (int i = nalloc - 1; i >= 0; i--)
+        if (A[i].real == p)
+            return i;
+    return -1;
+}
+
+static void fz_dtor(void* p)
+{
+    int a = find_real(p);
+    if (a < 0)
+        fuzz_fail("destructor for %p, which the model does not know", p);
+    saw(EV_DTOR, a, 0);
+}
+
+static void fz_commit_hook(void* arg) { saw(EV_COMMIT_HOOK, (int)(intptr_t)arg, 0); }
+static void fz_abort_hook(void* arg) { saw(EV_ABORT_HOOK, (int)(intptr_t)arg, 0); }
+
+/* ---- checking txc against the model ---- */
+
+/* Statistics of every heap, as txc_heap_stats gives them. */
+static size_t st_allocs[MAX_HEAPS], st_bytes[MAX_HEAPS], st_tallocs[MAX_HEAPS], st_tbytes[MAX_HEAPS];
+static int st_first_child[MAX_HEAPS], st_next[MAX_ALLOCS];
+static bool st_done[MAX_HEAPS];
+
+static void stats_total(int h)
+{
+    if (st_done[h])
+        return;
+    st_done[h] = true;
+    for (int a = st_first_child[h]; a >= 0; a = st_next[a]) {
+        stats_total(A[a].is_heap);
+        st_tallocs[h] += st_tallocs[A[a].is_heap];
+        st_tbytes[h] += st_tbytes[A[a].is_heap];
+    }
+}
+
+static void stats_model(void)
+{
+    for (int h = 0; h < nheap; h++) {
+        st_allocs[h] = st_bytes[h] = st_tallocs[h] = st_tbytes[h] = 0;
+        st_first_child[h] = -1;
+        st_done[h] = false;
+    }
+    for (int i = 0; i < nalloc; i++) {
+        if (!A[i].live)
+            continue;
+        int h = A[i].heap;
+        st_allocs[h]++;
+        st_bytes[h] += A[i].size;
+        st_tallocs[h] += 1 + A[i].ex_allocs;
+        st_tbytes[h] += A[i].size + A[i].ex_bytes;
+        if (A[i].is_heap >= 0) {
+            st_next[i] = st_first_child[h];
+            st_first_child[h] = i;
+        }
+    }
+    for (int h = 0; h < nheap; h++)
+        stats_total(h);
+}
+
+static void verify(void)
+{
+    events_check();
+    for (int i = 0; i < NVARS; i++)
+        if (vars[i] != mvars[i])
+            fuzz_fail("variable %d is %ld, the model says %ld", i, vars[i], mvars[i]);
+    MUST(txc_heap_current() == H[cur].real);
+    MUST(txc_in_txn() == (innermost_txn() >= 0));
+    for (int i = 0; i < nalloc; i++) /* learn the real heap of a pending heap */
+        if (A[i].live && !A[i].frame && !H[A[i].heap].real)
+            H[A[i].heap].real = txc_heap_of(A[i].real);
+    stats_model();
+    for (int h = 0; h < nheap; h++) {
+        if (!H[h].live || !H[h].real)
+            continue;
+        size_t a = st_allocs[h], b = st_bytes[h], ta = st_tallocs[h], tb = st_tbytes[h];
+        txc_heap_stats_t s;
+        txc_heap_stats(H[h].real, &s);
+        if (s.allocs != a || s.bytes != b || s.total_allocs != ta || s.total_bytes != tb)
+            fuzz_fail("heap %d (kind %d): txc says %zu allocs %zu bytes, total %zu/%zu; the model %zu %zu, %zu/%zu",
+                      h, H[h].kind, s.allocs, s.bytes, s.total_allocs, s.total_bytes, a, b, ta, tb);
+        int p = parent_of(h);
+        if (H[h].kind != HK_SUB && H[h].kind != HK_S) /* a frame heap is not in its parent's list */
+            MUST(txc_heap_parent(H[h].real) == (p >= 0 ? H[p].real : NULL));
+    }
+    for (int i = 0; i < nalloc; i++) {
+        struct malloc_* x = &A[i];
+        if (!x->live || x->frame)
+            continue;
+        if (txc_heap_of(x->real) != H[x->heap].real)
+            fuzz_fail("allocation %d is on %p, the model says heap %d (%p)", i, (void*)txc_heap_of(x->real),
+                      x->heap, (void*)H[x->heap].real);
+        if (x->is_heap < 0 && !x->opaque && x->size) {
+            const unsigned char* p = x->real;
+            size_t n = x->size < 48 ? x->size : 48;
+            for (size_t k = 0; k < n; k++)
+                if (p[k] != x->fill)
+                    fuzz_fail("allocation %d was overwritten at byte %zu", i, k);
+            if (p[x->size - 1] != x->fill)
+                fuzz_fail("allocation %d was overwritten at its end", i);
+        }
+    }
+}
+
+/* ---- operations ---- */
+
+enum {
+    OP_ALLOC, OP_FREE, OP_ESCAPE, OP_IMPORT, OP_DTOR, OP_HEAP_NEW, OP_REALLOC, OP_SUB, OP_SWITCH, OP_TRY,
+    OP_TXN, OP_GLOBAL, OP_LEAVE, OP_THROW, OP_SET, OP_HOOK, OP_MOVE_LIST, NOPS
+};
+
+static const char* op_names[NOPS] = {"alloc", "free", "escape", "import", "destructor", "heap_new",
+                                     "realloc", "sub_heap", "switch_heap", "try", "transaction",
+                                     "global_heap", "leave", "throw", "txn_set", "hook", "move_list"};
+
+static size_t pick_size(unsigned b)
+{
+    static const size_t sizes[] = {0, 1, 7, 16, 24, 100, 1000, 5000, 17000, 33};
+    return sizes[b % (sizeof sizes / sizeof sizes[0])];
+}
+
+/* The allocation the next byte names among those an operation may use;
+ * frame heaps too when with_frames (for the refusals). */
+static int pick(bool with_frames)
+{
+    int cand[MAX_ALLOCS], n = 0;
+    for (int i = 0; i < nalloc; i++)
+        if (!logically_dead(i) && !A[i].opaque && (with_frames || !A[i].frame))
+            cand[n++] = i;
+    unsigned b = byte();
+    return n ? cand[b % (unsigned)n] : -1;
+}
+
+static void fill(int a)
+{
+    if (A[a].is_heap < 0 && A[a].size)
+        memset(A[a].real, A[a].fill, A[a].size);
+}
+
+/* Run op on txc with the current heap as it is; true if it threw
+ * exception_arg.  The try sits in a sub heap, so that the refusal's
+ * exception goes with it whatever transaction is running. */
+static bool refused(void (*op)(void*), void* arg)
+{
+    txc_heap_t* here = txc_heap_current();
+    volatile bool no = false;
+    sub_heap {
+        try {
+            switch_heap(here) { op(arg); }
+        } catch (exception_arg, e) {
+            no = true;
+        }
+    }
+    return no;
+}
+
+static void do_free(void* p) { txc_free(p); }
+static void do_escape(void* p) { txc_escape(p); }
+static void do_import(void* p) { txc_import(p); }
+static void* realloc_to;
+static size_t realloc_size;
+static void do_realloc(void* p) { realloc_to = txc_realloc(p, realloc_size); }
+static void* move_pair[2];
+static bool move_pair_import;
+static void do_move_list(void* arg)
+{
+    (void)arg;
+    if (move_pair_import)
+        import_list(move_pair[0], move_pair[1]);
+    else
+        escape_list(move_pair[0], move_pair[1]);
+}
+
+/* Would a free deferred now name an allocation that dies before the
+ * outermost commit performs it?  That happens when it is on a block heap
+ * entered inside the outermost transaction (a sub heap, a nested
+ * transaction's heaps) or below one.  (FUZZ_KNOWN_BUG 2: txc then frees it
+ * a second time at the commit; the generator does not defer such frees.) */
+static bool defer_outlives(int owner)
+{
+    int first = 0;
+    while (first < nframe && F[first].kind != FK_TXN)
+        first++;
+    for (int h = owner; h >= 0; h = parent_of(h))
+        for (int i = first; i < nframe; i++)
+            if (F[i].kind != FK_SWITCH && F[i].heap == h)
+                return true;
+    return false;
+}
+
+/* Does heap allocation a hold an allocation whose free is deferred?
+ * (FUZZ_KNOWN_BUG 2: moving it into a heap that dies first frees that one
+ * before the commit does; the generator does not move such heaps.) */
+static bool holds_pending(int a)
+{
+    if (A[a].is_heap < 0)
+        return false;
+    for (int i = 0; i < nalloc; i++)
+        if (A[i].live && A[i].pending && within(A[i].heap, A[a].is_heap))
+            return true;
+    return false;
+}
+
+/* Is a a heap that a running block uses?  (FUZZ_KNOWN_BUG 4: txc moves it,
+ * and a heap it then dies with frees it under the running block; the
+ * generator does not move such heaps.) */
+static bool in_use_heap(int a)
+{
+    return A[a].is_heap >= 0 && !A[a].frame && heap_in_use(A[a].is_heap);
+}
+
+/* txc_free of a: refused, deferred, or now. */
+static void op_free(void)
+{
+    int a = pick(true);
+    if (a < 0)
+        return;
+    int t = innermost_txn();
+    bool no = A[a].frame || (A[a].is_heap >= 0 && heap_in_use(A[a].is_heap));
+    bool defer = !no && t >= 0 && !txn_owns(t, A[a].heap);
+    if (defer && defer_outlives(A[a].heap))
+        return;
+    bool r = refused(do_free, A[a].real);
+    if (r != no)
+        fuzz_fail("txc_free of %d: refused %d, the model says %d", a, r, no);
+    if (no)
+        return;
+    if (defer) {
+        A[a].pending = true;
+        int_push(&T[t].frees, &T[t].nfrees, &T[t].capfrees, a);
+    } else {
+        phys_free(a);
+    }
+}
+
+/* Does moving a to dst log a move in the innermost transaction (a is not
+ * its own)? */
+static bool move_logged(int a, int dst)
+{
+    int t = innermost_txn();
+    return t >= 0 && A[a].heap != dst && !txn_owns(t, A[a].heap);
+}
+
+static void model_move(int a, int dst, bool logged)
+{
+    if (A[a].heap == dst)
+        return;
+    int t = innermost_txn();
+    if (logged) {
+        struct mrec* r = rec_push(t, R_MOVE);
+        r->a = a;
+        r->heap = A[a].heap;
+        A[a].moverec++;
+    }
+    arrive(a, dst);
+}
+
+static bool move_refused(int a, int dst)
+{
+    if (A[a].frame || dst < 0)
+        return true;
+    return A[a].is_heap >= 0 && within(dst, A[a].is_heap);
+}
+
+static void op_move(bool import_it)
+{
+    int a = pick(true);
+    if (a < 0)
+        return;
+    int dst = import_it ? cur : parent_of(A[a].heap);
+    bool no = move_refused(a, dst);
+    if (holds_pending(a) || in_use_heap(a))
+        return;
+    bool r = refused(import_it ? do_import : do_escape, A[a].real);
+    if (r != no)
+        fuzz_fail("%s of %d: refused %d, the model says %d", import_it ? "import" : "escape", a, r, no);
+    if (!no)
+        model_move(a, dst, move_logged(a, dst));
+}
+
+static void op_move_list(bool import_it)
+{
+    int a = pick(true), b = pick(true);
+    if (a < 0 || b < 0 || a == b)
+        return;
+    int da = import_it ? cur : parent_of(A[a].heap);
+    int db = import_it ? cur : parent_of(A[b].heap);
+    /* every destination is decided, and every refusal checked, before
+     * anything moves */
+    bool no = move_refused(a, da) || move_refused(b, db);
+    if (holds_pending(a) || holds_pending(b) || in_use_heap(a) || in_use_heap(b))
+        return;
+    move_pair[0] = A[a].real;
+    move_pair[1] = A[b].real;
+    move_pair_import = import_it;
+    bool r = refused(do_move_list, NULL);
+    if (r != no)
+        fuzz_fail("%s_list of %d, %d: refused %d, the model says %d", import_it ? "import" : "escape", a, b, r,
+                  no);
+    if (!no) { /* what is logged is decided before anything moves */
+        bool la = move_logged(a, da), lb = move_logged(b, db);
+        model_move(a, da, la);
+        model_move(b, db, lb);
+    }
+}
+
+static void op_alloc(void)
+{
+    if (nalloc >= MAX_ALLOCS - 4)
+        return;
+    unsigned b = byte();
+    size_t size = pick_size(b);
+    bool dtor = b & 0x80;
+    void* p = txc_alloc(size);
+    int a = alloc_new_model(cur, size, dtor, p);
+    fill(a);
+    if (dtor)
+        txc_set_destructor(p, fz_dtor);
+}
+
+static void op_dtor(void)
+{
+    int a = pick(false);
+    if (a < 0)
+        return;
+    A[a].dtor = !A[a].dtor;
+    txc_set_destructor(A[a].real, A[a].dtor ? fz_dtor : NULL);
+}
+
+static void op_heap_new(void)
+{
+    if (nalloc >= MAX_ALLOCS - 4 || nheap >= MAX_HEAPS - 4)
+        return;
+    txc_heap_t* h = txc_heap_new();
+    int a = alloc_new_model(cur, 0, false, h);
+    heap_new_model(HK_NEW, a, h);
+}
+
+static void op_realloc(void)
+{
+    int a = pick(false);
+    if (a < 0 || nalloc >= MAX_ALLOCS - 4)
+        return;
+    size_t size = pick_size(byte());
+    bool no = A[a].is_heap >= 0;
+    int t0 = innermost_txn();
+    if (!no && t0 >= 0 && !txn_owns(t0, A[a].heap) && defer_outlives(A[a].heap))
+        return;
+    realloc_size = size;
+    realloc_to = NULL;
+    bool r = refused(do_realloc, A[a].real);
+    if (r != no)
+        fuzz_fail("realloc of %d: refused %d, the model says %d", a, r, no);
+    if (no)
+        return;
+    size_t keep = A[a].size < size ? A[a].size : size;
+    for (size_t k = 0; k < keep; k++)
+        if (((unsigned char*)realloc_to)[k] != A[a].fill)
+            fuzz_fail("realloc of %d lost its contents at byte %zu", a, k);
+    if (realloc_to == A[a].real) {
+        MUST(innermost_txn() < 0); /* never in place inside a transaction */
+        A[a].size = size;
+        fill(a);
+        return;
+    }
+    int q = alloc_new_model(A[a].heap, size, A[a].dtor, realloc_to);
+    A[q].fill = A[a].fill;
+    fill(q);
+    A[a].dtor = false;
+    int t = innermost_txn();
+    if (t >= 0 && !txn_owns(t, A[a].heap)) {
+        A[a].pending = true;
+        int_push(&T[t].frees, &T[t].nfrees, &T[t].capfrees, a);
+    } else {
+        phys_free(a);
+    }
+}
+
+static void op_set(void)
+{
+    int v = (int)(byte() % NVARS);
+    long x = (long)byte() * 1000 + (long)op_count;
+    int t = innermost_txn();
+    if (t >= 0) {
+        struct mrec* r = rec_push(t, R_SET);
+        r->a = v;
+        r->old = mvars[v];
+    }
+    mvars[v] = x;
+    txn_set(vars[v], x);
+}
+
+static void op_hook(void)
+{
+    bool commit = byte() & 1;
+    int id = ++next_hook;
+    int t = innermost_txn();
+    if (commit) {
+        if (t < 0)
+            expect(EV_COMMIT_HOOK, id, 0);
+        else
+            int_push(&T[t].commits, &T[t].ncommits, &T[t].capcommits, id);
+        txc_on_commit(fz_commit_hook, (void*)(intptr_t)id);
+    } else {
+        if (t >= 0)
+            rec_push(t, R_HOOK)->a = id;
+        txc_on_abort(fz_abort_hook, (void*)(intptr_t)id);
+    }
+}
+
+/* ---- throwing ---- */
+
+/* The model's side of a throw of type ty: false if the generator avoids
+ * it.  Otherwise the frames are unwound, segment by segment: the logs of
+ * the transactions down to the next try that catches or has a finally are
+ * replayed (newest first, before anything is freed), then those frames are
+ * popped; a finally runs and the exception goes on; a catch ends it. */
+static bool throw_model(int ty, int id)
+{
+    /* where it ends, and what it aborts */
+    int target = -1, nstops = 0;
+    for (int i = nframe - 1; i >= 0; i--) {
+        if (F[i].kind != FK_TRY)
+            continue;
+        bool m = false;
+        for (int c = 0; c < shapes[F[i].shape].ncatch; c++)
+            m |= type_matches(ty, shapes[F[i].shape].catches[c]);
+        if (m) {
+            target = i;
+            break;
+        }
+        if (shapes[F[i].shape].has_finally)
+            nstops++;
+    }
+    MUST(target >= 0); /* the base try catches everything */
+    int aborted = 0, logged = 0;
+    for (int i = nframe - 1; i > target; i--)
+        if (F[i].kind == FK_TXN) {
+            if (T[F[i].txn].tainted)
+                return false; /* FUZZ_KNOWN_BUG */
+            aborted++;
+            for (int r = 0; r < T[F[i].txn].nrecs; r++) {
+                struct mrec* x = &T[F[i].txn].recs[r];
+                logged += x->kind == R_MOVE;
+                /* FUZZ_KNOWN_BUG 3: a nested commit taken back (unmerge)
+                 * while an allocation it brought has a logged move */
+                for (int m = 0; x->kind == R_UNMERGE && m < x->nmerged; m++)
+                    if (A[x->merged[m]].moverec > 0)
+                        return false;
+            }
+        }
+    if (nstops && aborted > 1 && logged)
+        return false; /* a finally between two aborts: frees before a replay (FUZZ_KNOWN_BUG) */
+
+    for (;;) {
+        int stop = nframe - 1;
+        while (!(F[stop].kind == FK_TRY && (stop == target || shapes[F[stop].shape].has_finally)))
+            stop--;
+        for (int i = nframe - 1; i > stop; i--)
+            if (F[i].kind == FK_TXN)
+                txn_undo_model(F[i].txn);
+        while (nframe - 1 > stop)
+            frame_pop(false);
+        if (stop == target) {
+            expect(EV_CATCH, F[stop].depth, id);
+            break;
+        }
+        expect(EV_FINALLY, F[stop].depth, 0);
+        nframe--;
+        cur = F[nframe].saved;
+    }
+    return true;
+}
+
+/* A caught exception stays on the try's heap: an opaque allocation. */
+static void on_catch(txc_exception_t* e, int depth)
+{
+    int id = atoi(e->message);
+    saw(EV_CATCH, depth, id);
+    /* the model popped to the try before the throw */
+    int a = alloc_new_model(cur, 0, false, e->heap);
+    A[a].opaque = true;
+    txc_heap_stats_t s;
+    txc_heap_stats(e->heap, &s);
+    A[a].ex_allocs = s.total_allocs;
+    A[a].ex_bytes = s.total_bytes;
+    /* the try frame is gone in the model; the catch block's exception is on
+     * the heap current when the try was entered */
+    MUST(txc_heap_parent(e->heap) == H[cur].real);
+    MUST(e->type == fuzz_a || e->type == fuzz_b || e->type == fuzz_c);
+}
+
+static void on_finally(int depth) { saw(EV_FINALLY, depth, 0); }
+
+/* ---- running the input ---- */
+
+static void run(int depth);
+
+static void run_try(int shape, int depth)
+{
+    struct mframe* f = frame_push(FK_TRY);
+    f->shape = shape;
+    f->depth = depth;
+    switch (shape) {
+    case 0:
+        try {
+            run(depth + 1);
+        } catch (fuzz_a, e) {
+            on_catch(e, depth);
+        }
+        break;
+    case 1:
+        try {
+            run(depth + 1);
+        } catch (fuzz_b, e) {
+            on_catch(e, depth);
+        } catch (fuzz_c, e) {
+            on_catch(e, depth);
+        }
+        break;
+    case 2:
+        try {
+            run(depth + 1);
+        } catch (exception_any, e) {
+            on_catch(e, depth);
+        }
+        break;
+    case 3:
+        try {
+            run(depth + 1);
+        } catch (fuzz_a, e) {
+            on_catch(e, depth);
+        } finally {
+            on_finally(depth);
+        }
+        break;
+    case 4:
+        try {
+            run(depth + 1);
+        } finally {
+            on_finally(depth);
+        }
+        break;
+    default:
+        try {
+            run(depth + 1);
+        } catch (fuzz_c, e) {
+            on_catch(e, depth);
+        } catch (fuzz_b, e) {
+            on_catch(e, depth);
+        } finally {
+            on_finally(depth);
+        }
+        break;
+    }
+    frame_pop(true); /* the try statement is over (after a catch too) */
+}
+
+static void enter_txn_model(bool global, bool switched, txc_heap_t* S_real, txc_heap_t* h_real)
+{
+    int t = 0;
+    while (t < MAX_TXNS && (T[t].S || T[t].recs || T[t].global))
+        t++;
+    MUST(t < MAX_TXNS);
+    int parent = innermost_txn();
+    struct mframe* f = frame_push(FK_TXN);
+    memset(&T[t], 0, sizeof T[t]);
+    T[t].global = global;
+    T[t].parent = parent;
+    T[t].before = cur;
+    T[t].pending = -1;
+    T[t].h = -1;
+    f->txn = t;
+    f->switched = switched;
+    if (global) {
+        T[t].S = heap_new_model(HK_STAGE, -1, S_real);
+    } else {
+        int sa = alloc_new_model(cur, 0, false, S_real);
+        A[sa].frame = true;
+        T[t].S = heap_new_model(HK_S, sa, S_real);
+        int ha = alloc_new_model(T[t].S, 0, false, h_real);
+        A[ha].frame = true;
+        T[t].h = heap_new_model(HK_H, ha, h_real);
+        f->h = T[t].h;
+    }
+    f->heap = T[t].S;
+    cur = switched ? T[t].h : T[t].S;
+}
+
+/* The transaction slot of a frame is free again once released; S == 0 is
+ * never a transaction's heap (heap 0 is the root). */
+
+static void run(int depth)
+{
+    while (!at_end()) {
+        unsigned code = byte();
+        int op = (int)(code % NOPS);
+        op_count++;
+        op_name = op_names[op];
+        if (trace)
+            fprintf(stderr, "  op %lu: %s (0x%02x) at depth %d, current heap %d, %d frames\n", op_count, op_name,
+                    code, depth, cur, nframe);
+        int ntxn = 0;
+        for (int i = 0; i < nframe; i++)
+            ntxn += F[i].kind == FK_TXN;
+        bool deep = depth >= MAX_FRAMES - 4 || nframe >= MAX_FRAMES - 4 || nheap >= MAX_HEAPS - 4 ||
+                    nalloc >= MAX_ALLOCS - 8 || ntxn >= MAX_TXNS - 2;
+        switch (op) {
+        case OP_ALLOC:
+            op_alloc();
+            break;
+        case OP_FREE:
+            op_free();
+            break;
+        case OP_ESCAPE:
+        case OP_IMPORT:
+            op_move(op == OP_IMPORT);
+            break;
+        case OP_MOVE_LIST:
+            op_move_list(code & 0x80);
+            break;
+        case OP_DTOR:
+            op_dtor();
+            break;
+        case OP_HEAP_NEW:
+            op_heap_new();
+            break;
+        case OP_REALLOC:
+            op_realloc();
+            break;
+        case OP_SET:
+            op_set();
+            break;
+        case OP_HOOK:
+            op_hook();
+            break;
+        case OP_SUB:
+            if (deep)
+                break;
+            sub_heap {
+                struct mframe* f = frame_push(FK_SUB);
+                int sa = alloc_new_model(cur, 0, false, txc_heap_current());
+                A[sa].frame = true;
+                f->heap = heap_new_model(HK_SUB, sa, txc_heap_current());
+                cur = f->heap;
+                verify();
+                run(depth + 1);
+                frame_pop(true);
+            }
+            break;
+        case OP_SWITCH: {
+            if (deep)
+                break;
+            /* a heap the next byte names: a live heap that can be used, or the root */
+            int cand[MAX_HEAPS], n = 0;
+            cand[n++] = root_heap;
+            for (int h = 0; h < nheap; h++)
+                if (H[h].live && H[h].self >= 0 && !logically_dead(H[h].self))
+                    cand[n++] = h;
+            int h = cand[byte() % (unsigned)n];
+            switch_heap(H[h].real) {
+                struct mframe* f = frame_push(FK_SWITCH);
+                f->heap = h;
+                cur = h;
+                verify();
+                run(depth + 1);
+                frame_pop(true);
+            }
+            break;
+        }
+        case OP_TRY:
+            if (deep)
+                break;
+            run_try((int)(byte() % NSHAPES), depth);
+            break;
+        case OP_TXN:
+            if (deep)
+                break;
+            if (code & 0x80) {
+                switch_txn(h) {
+                    enter_txn_model(false, true, txc_heap_parent(h), h);
+                    verify();
+                    run(depth + 1);
+                    frame_pop(true);
+                }
+            } else {
+                sub_heap_txn(h) {
+                    enter_txn_model(false, false, txc_heap_current(), h);
+                    verify();
+                    run(depth + 1);
+                    frame_pop(true);
+                }
+            }
+            break;
+        case OP_GLOBAL:
+            if (deep)
+                break;
+            global_heap {
+                enter_txn_model(true, false, txc_heap_current(), NULL);
+                verify();
+                run(depth + 1);
+                frame_pop(true);
+            }
+            break;
+        case OP_LEAVE:
+            if (depth > 1)
+                return; /* the block ends normally; its caller checks */
+            break;
+        case OP_THROW: {
+            unsigned b = byte();
+            int ty = (int)(b % 3);
+            int id = ++next_throw;
+            if (nalloc >= MAX_ALLOCS - 8 || !throw_model(ty, id))
+                break;
+            throw(type_of(ty), "%d", id);
+        }
+        }
+        /* containers: list/dict/vec operations join here when they land,
+         * with a plain model of their contents beside the heaps' */
+        verify();
+    }
+}
+
+/* ---- one input ---- */
+
+static txc_heap_stats_t root0, global0;
+
+static void uncaught(const txc_exception_t* e)
+{
+    fprintf(stderr, "fuzz_model: uncaught %s: %s (at %s:%d)\n", e->type->name, e->message, e->file, e->line);
+}
+
+static void setup_once(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    trace = getenv("FUZZ_TRACE") != NULL;
+    txc_set_uncaught_handler(uncaught);
+    void* probe = NULL;
+    global_heap { probe = txc_alloc(1); }
+    real_global = txc_heap_of(probe);
+    txc_free(probe);
+}
+
+static void model_reset(void)
+{
+    for (int t = 0; t < MAX_TXNS; t++)
+        if (T[t].recs || T[t].commits || T[t].frees)
+            txn_release(t);
+    memset(A, 0, sizeof A);
+    memset(H, 0, sizeof H);
+    memset(F, 0, sizeof F);
+    memset(T, 0, sizeof T);
+    nalloc = nheap = nframe = 0;
+    nseen = nwant = 0;
+    arrivals = 0;
+    next_hook = next_throw = 0;
+    op_count = 0;
+    op_name = "start";
+    root_heap = heap_new_model(HK_ROOT, -1, txc_heap_current());
+    global_heap_id = heap_new_model(HK_GLOBAL, -1, real_global);
+    cur = root_heap;
+    for (int i = 0; i < NVARS; i++)
+        vars[i] = mvars[i] = 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
+{
+    setup_once();
+    in_data = data;
+    in_len = size;
+    in_pos = 0;
+    model_reset();
+    txc_heap_stats(H[root_heap].real, &root0);
+    txc_heap_stats(real_global, &global0);
+    /* the base try catches every throw the generator makes */
+    {
+        struct mframe* f = frame_push(FK_TRY);
+        f->shape = 2;
+        f->depth = 0;
+        try {
+            run(1);
+        } catch (exception_any, e) {
+            on_catch(e, 0);
+        }
+        frame_pop(true);
+        verify();
+    }
+    MUST(nframe == 0);
+    /* everything left on the root and the global heap goes, as do the
+     * pending heaps' contents */
+    op_name = "cleanup";
+    int list[MAX_ALLOCS];
+    int hs[2] = {root_heap, global_heap_id};
+    for (int k = 0; k < 2; k++) {
+        int n = on_heap(hs[k], list);
+        for (int i = n - 1; i >= 0; i--) {
+            int a = list[i];
+            if (!A[a].live)
+                continue;
+            txc_free(A[a].real);
+            phys_free(a);
+            verify();
+        }
+    }
+    txc_heap_stats_t r1, g1;
+    txc_heap_stats(H[root_heap].real, &r1);
+    txc_heap_stats(real_global, &g1);
+    MUST(r1.total_allocs == root0.total_allocs && r1.total_bytes == root0.total_bytes);
+    MUST(g1.total_allocs == global0.total_allocs && g1.total_bytes == global0.total_bytes);
+    model_reset();
+    return 0;
+}
+
+#ifdef TXC_FUZZ_MAIN
+/* Replay inputs: fuzz_model FILE... */
+int main(int argc, char** argv)
+{
+    for (int i = 1; i < argc; i++) {
+        FILE* f = fopen(argv[i], "rb");
+        if (!f) {
+            perror(argv[i]);
+            return 2;
+        }
+        static uint8_t buf[1 << 20];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        LLVMFuzzerTestOneInput(buf, n);
+        printf("%s: %zu bytes, %lu operations: ok\n", argv[i], n, op_count);
+    }
+    return 0;
+}
+#endif
