@@ -70,6 +70,7 @@ static struct txc__chunk* chunk_get(unsigned k)
         c->size = size;
     }
     c->refs = 1;
+    c->converted = c->converted_bytes = 0;
     c->seq_delta = 0;
     c->outer = NULL;
     return c;
@@ -186,6 +187,7 @@ static int heap_borrow(txc_heap_t* h, size_t need)
     c->home = h;
     c->size = (size_t)(p->end - p->bump);
     c->refs = 1;
+    c->converted = c->converted_bytes = 0;
     c->seq_delta = 0;
     c->outer = p->chunk;
     c->lender = p;

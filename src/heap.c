@@ -204,6 +204,8 @@ static struct txc__node* make_tracked(struct txc__hdr* hd, struct txc__node** sp
     n->chunk = c;
     n->size = hd->size;
     n->seq = (hd->word >> SEQ_SHIFT) + c->seq_delta;
+    c->converted++;
+    c->converted_bytes += hd->size;
     heap_insert_ordered(c->home, n);
     hd->word = (uint64_t)(uintptr_t)n;
     hd->tag |= TF_TRACKED;
@@ -482,7 +484,7 @@ static void move_array(void* const* ps, size_t n, bool to_current, const char* w
     for (size_t i = 0; i < n; i++) {
         make_tracked(hds[i], &spares[i]);
         if (logged[i])
-            hdr_node(hds[i])->flags |= NF_TXN_MOVED;
+            hdr_node(hds[i])->flags += NF_MOVES_ONE;
         move_commit(hds[i], dsts[i]);
     }
     global_unlock(lock);
@@ -650,24 +652,46 @@ void heap_merge(txc_heap_t* src, txc_heap_t* dst)
     src->seq = 0;
 }
 
-/* Take back from dst what a heap_merge brought (arrival numbers in
- * [seq_lo, seq_hi), chunks first..last) and free it: a nested transaction's
- * commit undone by its parent's abort. */
-void heap_unmerge(txc_heap_t* dst, uint64_t seq_lo, uint64_t seq_hi, struct txc__chunk* first,
-                  struct txc__chunk* last, size_t allocs, size_t bytes)
+/* Note, before heap_merge(src, dst), what it will bring. */
+void merge_mark(struct merge_mark* m, const txc_heap_t* src, txc_heap_t* dst)
 {
+    size_t tracked = 0, tracked_bytes = 0;
+    for (const struct txc__node* n = src->head; n; n = n->next)
+        tracked++, tracked_bytes += n->size;
+    m->dst = dst;
+    m->lo = dst->seq;
+    m->hi = dst->seq + src->seq;
+    m->first = src->chunk;
+    m->last = NULL;
+    m->conv = m->conv_bytes = 0;
+    for (struct txc__chunk* c = src->chunk; c; c = c->next) {
+        m->last = c;
+        m->conv += c->converted;
+        m->conv_bytes += c->converted_bytes;
+    }
+    m->plain = src->allocs - tracked;
+    m->plain_bytes = src->bytes - tracked_bytes;
+}
+
+/* Take back from dst what a heap_merge brought and is still there, and free
+ * it: a nested transaction's commit undone by its parent's abort.  Tracked
+ * allocations are those with the arrival numbers it gave (one that moved
+ * away or arrived again since is not its any more); plain ones are in the
+ * chunks it brought, less those made tracked since. */
+void heap_unmerge(const struct merge_mark* m)
+{
+    txc_heap_t* dst = m->dst;
     txc_heap_t tmp;
     heap_init(&tmp, NULL, 0);
     global_lock(dst);
     struct txc__node* n = dst->tail;
-    while (n && n->seq >= seq_hi)
+    while (n && n->seq >= m->hi)
         n = n->prev;
     struct txc__node* hi = n;
-    while (n && n->seq >= seq_lo)
+    while (n && n->seq >= m->lo)
         n = n->prev;
     struct txc__node* lo = n ? n->next : dst->head;
-    if (hi && lo && lo->seq < seq_hi) {
-        /* unlink the run lo..hi */
+    if (hi && lo && lo->seq < m->hi) {
         if (lo->prev)
             lo->prev->next = hi->next;
         else
@@ -680,25 +704,32 @@ void heap_unmerge(txc_heap_t* dst, uint64_t seq_lo, uint64_t seq_hi, struct txc_
         hi->next = NULL;
         tmp.head = lo;
         tmp.tail = hi;
-        for (struct txc__node* x = lo; x; x = x->next)
+        for (struct txc__node* x = lo; x; x = x->next) {
             x->heap = &tmp;
-    }
-    if (first) {
-        struct txc__chunk** pp = &dst->chunk;
-        while (*pp && *pp != first)
-            pp = &(*pp)->next;
-        if (*pp) {
-            *pp = last->next;
-            last->next = NULL;
-            tmp.chunk = first;
-            for (struct txc__chunk* c = first; c; c = c->next)
-                c->home = &tmp;
+            tmp.allocs++;
+            tmp.bytes += x->size;
         }
     }
-    dst->allocs -= allocs;
-    dst->bytes -= bytes;
-    tmp.allocs = allocs;
-    tmp.bytes = bytes;
+    if (m->first) {
+        struct txc__chunk** pp = &dst->chunk;
+        while (*pp && *pp != m->first)
+            pp = &(*pp)->next;
+        if (*pp) {
+            *pp = m->last->next;
+            m->last->next = NULL;
+            tmp.chunk = m->first;
+            size_t conv = 0, conv_bytes = 0;
+            for (struct txc__chunk* c = m->first; c; c = c->next) {
+                c->home = &tmp;
+                conv += c->converted;
+                conv_bytes += c->converted_bytes;
+            }
+            tmp.allocs += m->plain - (conv - m->conv);
+            tmp.bytes += m->plain_bytes - (conv_bytes - m->conv_bytes);
+        }
+    }
+    dst->allocs -= tmp.allocs;
+    dst->bytes -= tmp.bytes;
     global_unlock(dst);
     heap_clear(&tmp);
 }

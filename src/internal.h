@@ -62,7 +62,11 @@
 #define NF_MALLOC 0x1u /* node allocated separately */
 #define NF_PINNED 0x2u /* holds a pin on node->chunk */
 #define NF_DYING 0x4u  /* being freed */
-#define NF_TXN_MOVED 0x8u /* its move was logged by a transaction: it existed before */
+/* Bits 8 and up count the open move records of transactions that name it:
+ * while any is open it existed before a running transaction, which may
+ * still move it back. */
+#define NF_MOVES_ONE 0x100u
+#define NF_TXN_MOVED (~(NF_MOVES_ONE - 1))
 
 /* Heap flags. */
 #define HF_INDIVIDUAL 0x1u /* every allocation gets its own block */
@@ -85,6 +89,7 @@ struct txc__chunk {
     txc_heap_t* home;        /* NULL when orphaned */
     size_t size;             /* whole block */
     size_t refs;             /* 1 for the home heap (while not orphaned) + pins */
+    size_t converted, converted_bytes; /* plain allocations of it made tracked since */
     uint64_t seq_delta;      /* added to the arrival numbers in headers */
     /* A lent chunk is the free end of its lender's current chunk, given to a
      * sub heap (see heap_borrow): outer is that chunk (NULL for a chunk of
@@ -191,8 +196,16 @@ HIDDEN void heap_destroy(txc_heap_t* h); /* clear, unlink from parent, free its 
 HIDDEN void heap_link(txc_heap_t* parent, struct txc__node* n);
 HIDDEN void heap_unlink(struct txc__node* n);
 HIDDEN void heap_merge(txc_heap_t* src, txc_heap_t* dst);
-HIDDEN void heap_unmerge(txc_heap_t* dst, uint64_t seq_lo, uint64_t seq_hi, struct txc__chunk* first,
-                         struct txc__chunk* last, size_t allocs, size_t bytes);
+/* What a merge brought, to take it back (heap_unmerge). */
+struct merge_mark {
+    txc_heap_t* dst;
+    uint64_t lo, hi;                /* arrival numbers it gave */
+    struct txc__chunk *first, *last; /* chunks it brought */
+    size_t plain, plain_bytes;      /* plain allocations in them */
+    size_t conv, conv_bytes;        /* their chunks' conversion counts then */
+};
+HIDDEN void merge_mark(struct merge_mark* m, const txc_heap_t* src, txc_heap_t* dst);
+HIDDEN void heap_unmerge(const struct merge_mark* m);
 HIDDEN void heap_free(void* p, bool may_defer);
 HIDDEN bool heap_within(const txc_heap_t* h, const txc_heap_t* ancestor);
 HIDDEN txc_heap_t* frame_heap_of(struct txc__frame* f); /* a block's own heap, or NULL */

@@ -29,12 +29,10 @@
  * run() (see the "containers" hook there) with a plain model of their
  * contents; their undo on abort is checked by the same log replay.
  *
- * Known divergences the generator steers around (reported to the lead,
- * see FUZZ_KNOWN_BUG below): an allocation whose escape or import a
- * transaction logged, and that is then freed for good while that log is
- * still open, makes the abort replay import a freed pointer (exception_fatal
- * "already freed").  The model marks such transactions and does not throw
- * through them.
+ * Moves logged by a transaction: while a record names an allocation, its
+ * free is deferred, and a heap that dies with it inside a transaction leaves
+ * it in the outermost transaction's limbo heap (phys_free), so that an abort
+ * can move it back.  Moving a heap that a running block uses is refused.
  *
  * Built by `make fuzz` (configure --enable-fuzzing, clang); with
  * -DTXC_FUZZ_MAIN it is a plain program that runs the files named on its
@@ -207,6 +205,7 @@ struct mrec {
     int heap;          /* move: where it came from; unmerge: where the merge went */
     int* merged;       /* unmerge: the allocations the merge brought */
     int nmerged;
+    uint64_t lo, hi;   /* unmerge: their arrivals (one that arrived again since is not taken back) */
 };
 
 struct mtxn {
@@ -215,7 +214,7 @@ struct mtxn {
     int S, h;          /* its sub heap (global: staging heap) and h */
     int before;        /* the current heap before it */
     int pending;       /* outermost: heap where nested global_heap commits wait, or -1 */
-    bool tainted;      /* a logged move's allocation was freed (FUZZ_KNOWN_BUG) */
+    int limbo;         /* outermost: heap where moved allocations whose heap died wait, or -1 */
     struct mrec* recs; /* oldest first */
     int nrecs, caprecs;
     int* commits;
@@ -254,7 +253,20 @@ static int innermost_txn(void)
     return -1;
 }
 
-static bool txn_owns(int t, int h) { return within(h, T[t].S); }
+/* Is heap h transaction t's own: its sub heap, the heap of a block entered
+ * since it began, or below one? */
+static bool txn_owns(int t, int h)
+{
+    if (within(h, T[t].S))
+        return true;
+    int i = nframe - 1;
+    while (i >= 0 && !(F[i].kind == FK_TXN && F[i].txn == t))
+        i--;
+    for (int j = i + 1; j < nframe; j++)
+        if (F[j].kind != FK_SWITCH && F[j].kind != FK_TRY && F[j].heap >= 0 && within(h, F[j].heap))
+            return true;
+    return false;
+}
 
 static int heap_new_model(int kind, int self, txc_heap_t* real)
 {
@@ -296,25 +308,12 @@ static int on_heap(int h, int* out)
     return n;
 }
 
-static void taint_records_of(int a)
-{
-    for (int t = 0; t < MAX_TXNS; t++)
-        for (int r = 0; r < T[t].nrecs; r++)
-            if (T[t].recs[r].kind == R_MOVE && T[t].recs[r].a == a)
-                T[t].tainted = true;
-}
-
 static void phys_free(int a);
 
-/* Heap h is gone.  A log that still names it (a move to undo into it, a
- * commit to take back from it) cannot be replayed: FUZZ_KNOWN_BUG 1. */
+/* Heap h is gone. */
 static void heap_dead(int h)
 {
     H[h].live = false;
-    for (int t = 0; t < MAX_TXNS; t++)
-        for (int r = 0; r < T[t].nrecs; r++)
-            if ((T[t].recs[r].kind == R_MOVE || T[t].recs[r].kind == R_UNMERGE) && T[t].recs[r].heap == h)
-                T[t].tainted = true;
 }
 
 /* Free everything on heap h, newest first. */
@@ -327,9 +326,24 @@ static void phys_clear(int h)
             phys_free(list[i]);
 }
 
-/* An allocation goes: its destructor, then (a heap) what it holds. */
+static int innermost_txn(void);
+static int heap_new_model(int kind, int self, txc_heap_t* real);
+static void arrive(int a, int h);
+
+/* An allocation goes: its destructor, then (a heap) what it holds.  Inside
+ * a transaction, one that a move record names waits in the outermost
+ * transaction's limbo heap instead: an abort may still move it back. */
 static void phys_free(int a)
 {
+    int t = innermost_txn();
+    if (A[a].moverec > 0 && t >= 0) {
+        while (T[t].parent >= 0)
+            t = T[t].parent;
+        if (T[t].limbo < 0)
+            T[t].limbo = heap_new_model(HK_PENDING, -1, NULL);
+        arrive(a, T[t].limbo);
+        return;
+    }
     if (A[a].dtor) {
         A[a].dtor = false;
         expect(EV_DTOR, a, 0);
@@ -340,8 +354,6 @@ static void phys_free(int a)
     }
     A[a].live = false;
     A[a].pending = false;
-    if (A[a].moverec > 0)
-        taint_records_of(a);
 }
 
 /* Is a, or a heap it is on, waiting to be freed (so no longer usable)? */
@@ -440,7 +452,7 @@ static void txn_undo_model(int t)
             for (int k = n - 1; k >= 0; k--) {
                 int a = list[k];
                 for (int m = 0; m < r->nmerged; m++)
-                    if (r->merged[m] == a && A[a].live) {
+                    if (r->merged[m] == a && A[a].live && A[a].arrival >= r->lo && A[a].arrival <= r->hi) {
                         phys_free(a);
                         break;
                     }
@@ -467,6 +479,10 @@ static void txn_abort_free(int t)
     if (x->parent < 0 && x->pending >= 0) {
         phys_clear(x->pending);
         heap_dead(x->pending);
+    }
+    if (x->parent < 0 && x->limbo >= 0) {
+        phys_clear(x->limbo);
+        heap_dead(x->limbo);
     }
     txn_release(t);
 }
@@ -504,13 +520,14 @@ static void txn_commit_model(int t)
     int dst = x->global ? global_target(t) : x->before;
     int moved[MAX_ALLOCS];
     int n = merge_model(src, dst, moved);
-    if (parent >= 0 && !txn_owns(parent, dst)) {
-        struct mrec* r = rec_push(parent, R_UNMERGE);
-        r->heap = dst;
-        r->nmerged = n;
-        r->merged = malloc(sizeof(int) * (size_t)(n ? n : 1));
-        MUST(r->merged);
-        memcpy(r->merged, moved, sizeof(int) * (size_t)n);
+    bool unmerge = parent >= 0 && n > 0 && !txn_owns(parent, dst);
+    if (parent < 0) { /* the outermost: records are final, then the deferred frees */
+        for (int i = 0; i < x->nrecs; i++)
+            rec_release(&x->recs[i]);
+        x->nrecs = 0;
+        for (int i = 0; i < x->nfrees; i++)
+            if (A[x->frees[i]].live)
+                phys_free(x->frees[i]);
     }
     /* the sub heap goes (with h, now empty) */
     phys_clear(x->S);
@@ -520,27 +537,46 @@ static void txn_commit_model(int t)
     if (parent >= 0) {
         struct mtxn* p = &T[parent];
         for (int i = 0; i < x->nrecs; i++) {
+            /* a move whose source the parent owns is final for it */
+            if (x->recs[i].kind == R_MOVE && txn_owns(parent, x->recs[i].heap)) {
+                rec_release(&x->recs[i]);
+                continue;
+            }
             *rec_push(parent, x->recs[i].kind) = x->recs[i];
             x->recs[i].merged = NULL;
         }
         x->nrecs = 0;
+        if (unmerge) { /* after the child's records: undone first */
+            struct mrec* r = rec_push(parent, R_UNMERGE);
+            r->heap = dst;
+            r->nmerged = n;
+            r->merged = malloc(sizeof(int) * (size_t)n);
+            MUST(r->merged);
+            memcpy(r->merged, moved, sizeof(int) * (size_t)n);
+            r->lo = A[moved[0]].arrival;
+            r->hi = A[moved[n - 1]].arrival;
+        }
         for (int i = 0; i < x->ncommits; i++)
             int_push(&p->commits, &p->ncommits, &p->capcommits, x->commits[i]);
-        for (int i = 0; i < x->nfrees; i++)
-            int_push(&p->frees, &p->nfrees, &p->capfrees, x->frees[i]);
-        p->tainted |= x->tainted;
+        for (int i = 0; i < x->nfrees; i++) {
+            int a = x->frees[i]; /* what the parent owns is freed now */
+            if (A[a].moverec == 0 && txn_owns(parent, A[a].heap)) {
+                A[a].pending = false;
+                phys_free(a);
+            } else {
+                int_push(&p->frees, &p->nfrees, &p->capfrees, a);
+            }
+        }
         free(x->recs);
         free(x->commits);
         free(x->frees);
         memset(x, 0, sizeof *x);
         return;
     }
-    for (int i = 0; i < x->nrecs; i++)
-        rec_release(&x->recs[i]);
-    x->nrecs = 0;
-    for (int i = 0; i < x->nfrees; i++)
-        if (A[x->frees[i]].live)
-            phys_free(x->frees[i]);
+    if (x->limbo >= 0) {
+        phys_clear(x->limbo);
+        heap_dead(x->limbo);
+    }
     if (x->pending >= 0) {
         merge_model(x->pending, global_heap_id, moved);
         heap_dead(x->pending);
@@ -766,39 +802,7 @@ static void do_move_list(void* arg)
         escape_list(move_pair[0], move_pair[1]);
 }
 
-/* Would a free deferred now name an allocation that dies before the
- * outermost commit performs it?  That happens when it is on a block heap
- * entered inside the outermost transaction (a sub heap, a nested
- * transaction's heaps) or below one.  (FUZZ_KNOWN_BUG 2: txc then frees it
- * a second time at the commit; the generator does not defer such frees.) */
-static bool defer_outlives(int owner)
-{
-    int first = 0;
-    while (first < nframe && F[first].kind != FK_TXN)
-        first++;
-    for (int h = owner; h >= 0; h = parent_of(h))
-        for (int i = first; i < nframe; i++)
-            if (F[i].kind != FK_SWITCH && F[i].heap == h)
-                return true;
-    return false;
-}
-
-/* Does heap allocation a hold an allocation whose free is deferred?
- * (FUZZ_KNOWN_BUG 2: moving it into a heap that dies first frees that one
- * before the commit does; the generator does not move such heaps.) */
-static bool holds_pending(int a)
-{
-    if (A[a].is_heap < 0)
-        return false;
-    for (int i = 0; i < nalloc; i++)
-        if (A[i].live && A[i].pending && within(A[i].heap, A[a].is_heap))
-            return true;
-    return false;
-}
-
-/* Is a a heap that a running block uses?  (FUZZ_KNOWN_BUG 4: txc moves it,
- * and a heap it then dies with frees it under the running block; the
- * generator does not move such heaps.) */
+/* Is a a heap that a running block uses?  Moving it is refused. */
 static bool in_use_heap(int a)
 {
     return A[a].is_heap >= 0 && !A[a].frame && heap_in_use(A[a].is_heap);
@@ -812,9 +816,8 @@ static void op_free(void)
         return;
     int t = innermost_txn();
     bool no = A[a].frame || (A[a].is_heap >= 0 && heap_in_use(A[a].is_heap));
-    bool defer = !no && t >= 0 && !txn_owns(t, A[a].heap);
-    if (defer && defer_outlives(A[a].heap))
-        return;
+    bool defer = !no && t >= 0 && (!txn_owns(t, A[a].heap) || A[a].moverec > 0);
+
     bool r = refused(do_free, A[a].real);
     if (r != no)
         fuzz_fail("txc_free of %d: refused %d, the model says %d", a, r, no);
@@ -863,9 +866,7 @@ static void op_move(bool import_it)
     if (a < 0)
         return;
     int dst = import_it ? cur : parent_of(A[a].heap);
-    bool no = move_refused(a, dst);
-    if (holds_pending(a) || in_use_heap(a))
-        return;
+    bool no = move_refused(a, dst) || in_use_heap(a);
     bool r = refused(import_it ? do_import : do_escape, A[a].real);
     if (r != no)
         fuzz_fail("%s of %d: refused %d, the model says %d", import_it ? "import" : "escape", a, r, no);
@@ -882,9 +883,7 @@ static void op_move_list(bool import_it)
     int db = import_it ? cur : parent_of(A[b].heap);
     /* every destination is decided, and every refusal checked, before
      * anything moves */
-    bool no = move_refused(a, da) || move_refused(b, db);
-    if (holds_pending(a) || holds_pending(b) || in_use_heap(a) || in_use_heap(b))
-        return;
+    bool no = move_refused(a, da) || move_refused(b, db) || in_use_heap(a) || in_use_heap(b);
     move_pair[0] = A[a].real;
     move_pair[1] = A[b].real;
     move_pair_import = import_it;
@@ -939,8 +938,7 @@ static void op_realloc(void)
     size_t size = pick_size(byte());
     bool no = A[a].is_heap >= 0;
     int t0 = innermost_txn();
-    if (!no && t0 >= 0 && !txn_owns(t0, A[a].heap) && defer_outlives(A[a].heap))
-        return;
+    (void)t0;
     realloc_size = size;
     realloc_to = NULL;
     bool r = refused(do_realloc, A[a].real);
@@ -963,7 +961,7 @@ static void op_realloc(void)
     fill(q);
     A[a].dtor = false;
     int t = innermost_txn();
-    if (t >= 0 && !txn_owns(t, A[a].heap)) {
+    if (t >= 0 && (!txn_owns(t, A[a].heap) || A[a].moverec > 0)) {
         A[a].pending = true;
         int_push(&T[t].frees, &T[t].nfrees, &T[t].capfrees, a);
     } else {
@@ -1013,7 +1011,7 @@ static void op_hook(void)
 static bool throw_model(int ty, int id)
 {
     /* where it ends, and what it aborts */
-    int target = -1, nstops = 0;
+    int target = -1;
     for (int i = nframe - 1; i >= 0; i--) {
         if (F[i].kind != FK_TRY)
             continue;
@@ -1024,28 +1022,8 @@ static bool throw_model(int ty, int id)
             target = i;
             break;
         }
-        if (shapes[F[i].shape].has_finally)
-            nstops++;
     }
     MUST(target >= 0); /* the base try catches everything */
-    int aborted = 0, logged = 0;
-    for (int i = nframe - 1; i > target; i--)
-        if (F[i].kind == FK_TXN) {
-            if (T[F[i].txn].tainted)
-                return false; /* FUZZ_KNOWN_BUG */
-            aborted++;
-            for (int r = 0; r < T[F[i].txn].nrecs; r++) {
-                struct mrec* x = &T[F[i].txn].recs[r];
-                logged += x->kind == R_MOVE;
-                /* FUZZ_KNOWN_BUG 3: a nested commit taken back (unmerge)
-                 * while an allocation it brought has a logged move */
-                for (int m = 0; x->kind == R_UNMERGE && m < x->nmerged; m++)
-                    if (A[x->merged[m]].moverec > 0)
-                        return false;
-            }
-        }
-    if (nstops && aborted > 1 && logged)
-        return false; /* a finally between two aborts: frees before a replay (FUZZ_KNOWN_BUG) */
 
     for (;;) {
         int stop = nframe - 1;
@@ -1164,6 +1142,7 @@ static void enter_txn_model(bool global, bool switched, txc_heap_t* S_real, txc_
     T[t].parent = parent;
     T[t].before = cur;
     T[t].pending = -1;
+    T[t].limbo = -1;
     T[t].h = -1;
     f->txn = t;
     f->switched = switched;

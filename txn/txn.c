@@ -136,22 +136,18 @@ bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner)
     return true;
 }
 
-/* The outermost commit frees what was deferred.  An entry that another one
- * frees along (it is on that heap, or named twice) is skipped: decided for
- * all of them first, while all are alive. */
+/* The outermost commit frees what was deferred, in order.  An entry that
+ * an earlier one freed along (it is on that heap, or named twice) is
+ * skipped: decided for all of them first, while all are alive. */
 static void deferred_run(struct deferred* list)
 {
     for (struct deferred* d = list; d; d = d->next) {
         txc_heap_t* owner = hdr_owner(hdr_of(d->p));
-        for (struct deferred* e = list; e; e = e->next) {
-            if (e == d || !e->p)
-                continue;
-            if (e->p == d->p && e < d ? true
-                : (hdr_of(e->p)->tag & TF_HEAP) && e->p != d->p && heap_within(owner, e->p)) {
+        for (struct deferred* e = list; e != d; e = e->next)
+            if (e->p == d->p || ((hdr_of(e->p)->tag & TF_HEAP) && heap_within(owner, e->p))) {
                 d->skip = true;
                 break;
             }
-        }
     }
     for (struct deferred* d = list; d; d = d->next)
         if (!d->skip)
@@ -165,13 +161,22 @@ struct move_rec {
     txc_heap_t* src;
 };
 
+static void move_closed(struct move_rec* m)
+{
+    hdr_node(hdr_of(m->p))->flags -= NF_MOVES_ONE;
+}
+
 static void undo_move(void* arg)
 {
     struct move_rec* m = arg;
-    txc_heap_t* cur = txc__ctx.current;
-    txc__ctx.current = m->src;
-    txc_import(m->p); /* back where it was; it arrives there again */
-    txc__ctx.current = cur;
+    /* back where it was (it arrives there again), logging nothing */
+    heap_move_nocheck(hdr_of(m->p), m->src, NULL);
+    move_closed(m);
+}
+
+static void drop_move(void* arg)
+{
+    move_closed(arg);
 }
 
 bool txn_move_hook(struct txc__hdr* hd, txc_heap_t* src)
@@ -179,7 +184,7 @@ bool txn_move_hook(struct txc__hdr* hd, txc_heap_t* src)
     struct txc__txn* t = txn_cur();
     if (txn_owns(t, src))
         return false;
-    struct move_rec* m = rec_push(t, undo_move, NULL, sizeof *m, "an undo step")->arg;
+    struct move_rec* m = rec_push(t, undo_move, drop_move, sizeof *m, "an undo step")->arg;
     m->p = hd + 1;
     m->src = src;
     return true;
@@ -324,17 +329,9 @@ void txn_unwind(struct txc__frame* f)
 
 /* ---- committing ---- */
 
-struct unmerge_rec {
-    txc_heap_t* dst;
-    uint64_t lo, hi;
-    struct txc__chunk *first, *last;
-    size_t allocs, bytes;
-};
-
 static void undo_merge(void* arg)
 {
-    struct unmerge_rec* u = arg;
-    heap_unmerge(u->dst, u->lo, u->hi, u->first, u->last, u->allocs, u->bytes);
+    heap_unmerge(arg);
 }
 
 static txc_heap_t* global_target(struct txc__txn* t)
@@ -381,7 +378,7 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
     /* What may fail comes first, while the transaction is still the top
      * frame: a failure here aborts it like any exception. */
     txc_heap_t* dst = t->global ? global_target(t) : before;
-    struct unmerge_rec* u = NULL;
+    struct merge_mark* u = NULL;
     struct rec* ur = NULL;
     if (parent && (src->head || src->chunk) && !txn_owns(parent, dst)) {
         ur = rec_push(parent, undo_merge, NULL, sizeof *u, "an undo step");
@@ -392,19 +389,19 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
     c->current = before;
     c->txn = parent;
     if (u) {
-        u->dst = dst;
-        u->lo = dst->seq;
-        u->hi = dst->seq + src->seq;
-        u->first = src->chunk;
-        for (struct txc__chunk* ch = src->chunk; ch; ch = ch->next)
-            u->last = ch;
-        u->allocs = src->allocs;
-        u->bytes = src->bytes;
+        merge_mark(u, src, dst);
     }
     if (src->head || src->chunk) {
         global_lock(dst);
         heap_merge(src, dst);
         global_unlock(dst);
+    }
+    if (!parent) { /* the outermost: records are final, then deferred frees,
+                    * before anything they name goes with the sub heap */
+        for (struct rec* r = t->log; r; r = r->next)
+            if (r->drop)
+                r->drop(r->arg);
+        deferred_run(t->frees);
     }
     frame_heap_release(&t->sh);
 
@@ -415,7 +412,10 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
         struct rec *head = NULL, *tail = NULL;
         for (struct rec *r = t->log, *next; r; r = next) {
             next = r->next;
-            if (r->born && r->born >= parent->start) {
+            bool final = r->born && r->born >= parent->start;
+            if (r->undo == undo_move) /* its source vanishes if the parent aborts */
+                final = txn_owns(parent, ((struct move_rec*)r->arg)->src);
+            if (final) {
                 if (r->drop)
                     r->drop(r->arg);
                 continue;
@@ -452,10 +452,6 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
         }
         return;
     }
-    for (struct rec* r = t->log; r; r = r->next)
-        if (r->drop)
-            r->drop(r->arg);
-    deferred_run(t->frees);
     if (t->limbo)
         heap_destroy(t->limbo);
     if (t->gpending) {
