@@ -113,6 +113,25 @@ check _build-clang "clang, --enable-debug"
 build _build-asan --enable-sanitizers --enable-debug --enable-fault-injection
 check _build-asan "gcc, AddressSanitizer+UBSan, --enable-debug --enable-fault-injection"
 
+# The optimisation levels where setjmp and volatile bite: the core suites
+# built with gcc and clang at -O0, -O1, -Os and -O3 (-O2 is the builds above).
+matrix_tests="tests/test_heap tests/test_except tests/test_txn tests/test_names tests/test_list tests/test_dict tests/test_vec"
+for cc in gcc clang; do
+    for o in O0 O1 Os O3; do
+        dir=_build-$cc-$o
+        cxx=g++
+        [ "$cc" = clang ] && cxx=clang++
+        build "$dir" CC=$cc CXX=$cxx CFLAGS="-g -$o" --disable-shared
+        echo "== make check ($cc -$o: the core suites)"
+        if ! make -s -C "$dir" -j"$jobs" check TESTS="$matrix_tests" >"$dir/check.out" 2>&1; then
+            cat "$dir/check.out"
+            status=1
+        fi
+        grep -E '^(PASS|FAIL|ERROR):' "$dir/check.out" || true
+        logs+=("$dir"/tests/*.log)
+    done
+done
+
 # ---- reliability (issue 6): valgrind, ThreadSanitizer, fuzzing ----
 echo "== make check-valgrind (gcc build: every cmocka suite under valgrind memcheck)"
 if ! make -s -C _build check-valgrind >_build/check-valgrind.out 2>&1; then

@@ -706,7 +706,7 @@ static void heap_in_use_cannot_move(void** state)
     (void)state;
     volatile int caught = 0;
     sub_heap {
-        txc_heap_t* x = txc_heap_new();
+        txc_heap_t* volatile x = txc_heap_new();
         switch_heap(x) {
             sub_heap {
                 try {

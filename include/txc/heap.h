@@ -25,7 +25,9 @@
  * prefer escaping few, larger things; copy small strings instead.
  *
  * Errors: misuse (escaping from a heap without parent, import cycles, moving
- * or freeing the heap of a running block, NULL) throws exception_arg and
+ * or freeing the heap of a running block or a heap a running block uses --
+ * the current heap, a switch_heap target, or one above them --, NULL) throws
+ * exception_arg and
  * changes nothing; memory exhaustion throws exception_nomem; a pointer that
  * txc did not hand out, or one already freed, ends the program through
  * exception_fatal with a message that names the call.

@@ -20,8 +20,11 @@
  *    restores them, newest first.  The lvalue must outlive the transaction
  *    (no locals of a function that returns inside it);
  *  - txc_free() of an allocation older than the transaction (one not on the
- *    transaction's sub heap or below it) is deferred until the outermost
- *    transaction commits; escape/import of one is undone on abort;
+ *    transaction's sub heap, on the heap of a block entered since it began,
+ *    or below one) is deferred until the outermost transaction commits;
+ *    escape/import of one is undone on abort: until then its free is
+ *    deferred too, and if the heap it moved to ends first, it waits for the
+ *    outcome in a heap of the outermost transaction instead of being freed;
  *  - txc_on_abort(fn, arg) runs fn(arg) if the transaction aborts;
  *    txc_on_commit(fn, arg) runs fn(arg) when the outermost enclosing
  *    transaction commits, never if any enclosing one aborts.
