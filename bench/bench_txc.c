@@ -507,6 +507,46 @@ static uint64_t txc_throw0(long n)
     return now_ns() - t0;
 }
 
+/* dict_replace on a dict older than the transactions, outside any and
+ * inside one (1000 replaces per transaction, so its log holds 1000 undo
+ * records when it commits). */
+#define DKEYS 1000
+static dict(long)* bench_dict;
+static char bench_keys[DKEYS][16];
+
+static void bench_dict_setup(void)
+{
+    if (bench_dict)
+        return;
+    bench_dict = new_dict(long);
+    for (int i = 0; i < DKEYS; i++) {
+        snprintf(bench_keys[i], sizeof bench_keys[i], "key%d", i);
+        dict_insert(bench_dict, long, bench_keys[i], i);
+    }
+}
+
+static uint64_t txc_dict_replace_out(long n)
+{
+    bench_dict_setup();
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        dict_replace(bench_dict, long, bench_keys[i % DKEYS], i);
+    return now_ns() - t0;
+}
+
+static uint64_t txc_dict_replace_in(long n)
+{
+    bench_dict_setup();
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < n;) {
+        switch_txn(h) {
+            for (int k = 0; k < DKEYS && i < n; k++, i++)
+                dict_replace(bench_dict, long, bench_keys[k], i);
+        }
+    }
+    return now_ns() - t0;
+}
+
 /* ---- the table ---- */
 
 struct member {
@@ -594,6 +634,9 @@ static const struct group groups[] = {
     {"aborted `switch_txn` (throw inside, caught just outside)", 1, 0, 0,
      {{"switch_txn_abort", "txc", txc_switch_txn_abort, 0},
       {"throw0", "(txc reference) the same try/throw/catch, no transaction", txc_throw0, 0}}},
+    {"`dict_replace` of an existing key (1000 keys), inside `switch_txn` (1000 per transaction)", 1, 0, 0,
+     {{"dict_replace_txn", "txc", txc_dict_replace_in, 0},
+      {"dict_replace", "(txc reference) the same outside any transaction", txc_dict_replace_out, 0}}},
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 
