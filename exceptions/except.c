@@ -105,15 +105,20 @@ static txc_exception_t* exc_static(const txc_exception_type_t* type, const char*
     return &x->pub;
 }
 
+static __attribute__((format(printf, 5, 6))) txc_exception_t*
+exc_static_fmt(const txc_exception_type_t* type, const char* file, int line,
+               const char* func, const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    txc_exception_t* e = exc_static(type, file, line, func, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
 static txc_exception_t* exc_nomem_plain(const char* file, int line, const char* func)
 {
-    struct exc_full* x = txc__ts.nomem;
-    struct nomem_block* b = (struct nomem_block*)((char*)x - offsetof(struct nomem_block, x));
-    fill(&x->pub, txc_exception_nomem, file, line, func);
-    strcpy(b->msg, "out of memory while throwing an exception");
-    x->pub.message = b->msg;
-    x->nframes = 0;
-    return &x->pub;
+    return exc_static_fmt(txc_exception_nomem, file, line, func, "%s", "out of memory while throwing an exception");
 }
 
 /* An exception on a new heap of its own; NULL when memory cannot be had. */

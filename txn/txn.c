@@ -119,12 +119,17 @@ struct deferred {
     bool skip;
 };
 
+/* Does a move record of a running transaction name this allocation? */
+static bool has_open_moves(const struct txc__hdr* hd)
+{
+    return (hd->tag & TF_TRACKED) && (hdr_node(hd)->flags & NF_TXN_MOVED);
+}
+
 bool txn_free_hook(struct txc__hdr* hd, txc_heap_t* owner)
 {
     struct txc__txn* t = txn_cur();
     /* an allocation whose move is logged existed before: an abort needs it */
-    bool moved = (hd->tag & TF_TRACKED) && (hdr_node(hd)->flags & NF_TXN_MOVED);
-    if (!moved && txn_owns(t, owner))
+    if (!has_open_moves(hd) && txn_owns(t, owner))
         return false;
     struct deferred* d = log_alloc(t, sizeof *d);
     d->p = hd + 1;
@@ -444,8 +449,7 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
             next = d->next;
             d->next = NULL;
             struct txc__hdr* dh = hdr_of(d->p);
-            bool moved = (dh->tag & TF_TRACKED) && (hdr_node(dh)->flags & NF_TXN_MOVED);
-            if (!moved && txn_owns(parent, hdr_owner(dh)))
+            if (!has_open_moves(dh) && txn_owns(parent, hdr_owner(dh)))
                 heap_free(d->p, true);
             else
                 splice(&parent->frees, &parent->frees_tail, d, d, false);
