@@ -34,15 +34,13 @@ unsigned long txc__fault_inject(unsigned long nth)
 #define CACHE_PER_CLASS 8
 #define CHUNK_SLACK 32
 
+#ifdef TXC_DEBUG
 void poison(void* p, int byte, size_t n)
 {
-#ifdef TXC_DEBUG
     memset(p, byte, n);
     __asm__ volatile("" : : "r"(p) : "memory"); /* keep the stores before free() */
-#else
-    (void)p, (void)byte, (void)n;
-#endif
 }
+#endif
 
 static unsigned chunk_class(size_t size)
 {
@@ -67,12 +65,13 @@ static struct txc__chunk* chunk_get(unsigned k)
         c = sys_malloc(size);
         if (!c)
             return NULL;
-        c->size = size;
+        c->size = (uint32_t)size;
     }
     c->refs = 1;
     c->converted = c->converted_bytes = 0;
     c->seq_delta = 0;
     c->outer = NULL;
+    c->keep = NULL;
     return c;
 }
 
@@ -173,6 +172,26 @@ static bool heap_grow(txc_heap_t* h, size_t need);
  * the sub heap is freed, which gives it back (chunk_give_back).  A sub heap
  * that allocates then takes no chunk from the cache, and an allocation
  * escaped to the parent stays in the parent's chunk. */
+/* Lend the free end of p's current chunk to h (which has no chunk). */
+static inline __attribute__((always_inline)) void lend(txc_heap_t* h, txc_heap_t* p)
+{
+    struct txc__chunk* c = (struct txc__chunk*)p->bump;
+    c->next = NULL;
+    c->home = h;
+    c->size = (uint32_t)(p->end - p->bump);
+    c->refs = 1;
+    c->converted = c->converted_bytes = 0;
+    c->seq_delta = 0;
+    c->outer = p->chunk;
+    c->lender = p;
+    c->fill = NULL;
+    c->keep = (char*)c;
+    p->bump = p->end;
+    h->chunk = c;
+    h->bump = (char*)(c + 1);
+    h->end = p->end;
+}
+
 /* 1: borrowed; 0: no memory; -1: h cannot borrow, take a chunk of its own. */
 static int heap_borrow(txc_heap_t* h, size_t need)
 {
@@ -182,20 +201,7 @@ static int heap_borrow(txc_heap_t* h, size_t need)
         return -1;
     if ((size_t)(p->end - p->bump) < want && !heap_grow(p, want))
         return 0;
-    struct txc__chunk* c = (struct txc__chunk*)p->bump;
-    c->next = NULL;
-    c->home = h;
-    c->size = (size_t)(p->end - p->bump);
-    c->refs = 1;
-    c->converted = c->converted_bytes = 0;
-    c->seq_delta = 0;
-    c->outer = p->chunk;
-    c->lender = p;
-    c->fill = NULL;
-    p->bump = p->end;
-    h->chunk = c;
-    h->bump = (char*)(c + 1);
-    h->end = p->end;
+    lend(h, p);
     return 1;
 }
 
@@ -226,19 +232,12 @@ static bool heap_grow(txc_heap_t* h, size_t need)
 
 static inline void* bump(txc_heap_t* h, size_t size, size_t need, int zero)
 {
-    char* b = h->bump;
-    struct txc__hdr* hd = (struct txc__hdr*)b;
-    h->bump = b + need;
-    hd->word = (h->seq++ << SEQ_SHIFT) | (((uintptr_t)b - (uintptr_t)h->chunk) / ALIGN);
-    hd->size = (uint32_t)size;
-    hd->tag = TAG_LIVE;
-    h->allocs++;
-    h->bytes += size;
+    void* p = txc__bump(h, size, need);
     if (zero)
-        memset(hd + 1, 0, size);
+        memset(p, 0, size);
     else
-        poison(hd + 1, 0xa0, size);
-    return hd + 1;
+        poison(p, 0xa0, size);
+    return p;
 }
 
 /* Allocate on h; NULL when memory cannot be had. */
@@ -295,9 +294,26 @@ static inline void* alloc_fast(size_t size, int zero)
     return alloc_slow(size, zero);
 }
 
-TXC_API void* txc_alloc(size_t size)
+TXC_API void* (txc_alloc)(size_t size)
 {
     return alloc_fast(size, 0);
+}
+
+/* Where the inline txc_alloc goes when the bump cannot serve it: most often
+ * the first allocation of a sub heap, whose parent has room to lend. */
+TXC_API void* txc__alloc_slow(size_t size)
+{
+    txc_heap_t* h = txc__ctx.current;
+    if (LIKELY(h && !h->chunk && (h->flags & HF_BORROW) && size <= SMALL_MAX)) {
+        txc_heap_t* p = h->self.heap;
+        size_t need = HDR_SIZE + round_up(size);
+        if (LIKELY(p && !(p->flags & HF_INDIVIDUAL) &&
+                   (size_t)(p->end - p->bump) >= need + sizeof(struct txc__chunk))) {
+            lend(h, p);
+            return txc__bump(h, size, need);
+        }
+    }
+    return alloc_slow(size, 0);
 }
 
 TXC_API void* txc_alloc_zero(size_t size)

@@ -146,9 +146,12 @@ TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
     /* The common case: plain allocations in the one chunk the parent lent. */
     if (c && c->outer && !c->next && !h->tail && !h->self.dtor && __atomic_load_n(&c->refs, __ATOMIC_RELAXED) == 1 && p == c->lender &&
         !(p->flags & HF_GLOBAL)) {
-        poison(c + 1, 0xfe, (size_t)(h->bump - (char*)(c + 1)));
+        /* (allocations that moved to p lie before c->keep: debug builds
+         * poison only what follows the last of them) */
+        char* from = c->keep == (char*)c ? (char*)(c + 1) : c->keep;
+        poison(from, 0xfe, (size_t)(h->bump - from));
         if (p->chunk == c->outer && p->bump == p->end)
-            p->bump = (char*)c;
+            p->bump = c->keep;
         p->allocs--;
         *(volatile uint32_t*)&s->hdr.tag = TAG_DEAD;
         return;

@@ -271,14 +271,15 @@ static void free_alloc(txc_heap_t* h, struct txc__hdr* hd)
 
 /* The borrower of lent chunk c is done with it, having filled it up to fill.
  * The lender takes the room back if it has not moved on to another chunk:
- * all of it, or what follows the allocations that moved out (pins); those
- * keep c, and through it the outer chunk, alive. */
+ * all of it, or what follows the allocations that moved out (to the lender
+ * without a node: keep; elsewhere: pins, which keep c, and through it the
+ * outer chunk, alive). */
 static void chunk_give_back(struct txc__chunk* c, char* fill)
 {
     txc_heap_t* p = c->lender;
     bool pinned = __atomic_load_n(&c->refs, __ATOMIC_RELAXED) != 1;
     if (p->chunk == c->outer && p->bump == p->end)
-        p->bump = pinned ? fill : (char*)c;
+        p->bump = pinned ? fill : c->keep;
     if (pinned) {
         __atomic_add_fetch(&c->outer->refs, 1, __ATOMIC_RELAXED);
         chunk_unref(c);
@@ -493,6 +494,28 @@ static void move_array(void* const* ps, size_t n, bool to_current, const char* w
             node_put(spares[i]);
 }
 
+/* A plain allocation in a chunk lent by dst (a sub heap's first chunk is
+ * the free end of its parent's chunk) moves to dst without a node: it
+ * becomes a plain allocation of dst in dst's own chunk, arriving now, and
+ * the chunk's keep mark stops dst from taking its room back when the sub
+ * heap ends.  Only outside transactions (no undo, no merge marks to keep
+ * counts for). */
+static bool move_to_lender(struct txc__hdr* hd, struct txc__chunk* c, txc_heap_t* src, txc_heap_t* dst)
+{
+    struct txc__chunk* o = c->outer;
+    if (!o || c->lender != dst || o->home != dst || o->seq_delta)
+        return false;
+    char* end = (char*)(hd + 1) + round_up(hd->size);
+    hd->word = (dst->seq++ << SEQ_SHIFT) | (((uintptr_t)hd - (uintptr_t)o) / ALIGN);
+    src->allocs--;
+    src->bytes -= hd->size;
+    dst->allocs++;
+    dst->bytes += hd->size;
+    if (end > c->keep)
+        c->keep = end;
+    return true;
+}
+
 /* One plain allocation (no destructor, never moved, not a heap or an
  * exception) moving outside any transaction between heaps that are not the
  * global heap: nothing to refuse, log or lock. */
@@ -501,12 +524,13 @@ static bool move_one(void* p, txc_heap_t* dst, const char* who)
     struct txc__hdr* hd = check_ptr(p, who);
     if ((hd->tag & (TF_TRACKED | TF_EXC | TF_HEAP)) || txc__ctx.txn)
         return false;
-    txc_heap_t* src = hdr_chunk(hd)->home;
+    struct txc__chunk* c = hdr_chunk(hd);
+    txc_heap_t* src = c->home;
     if (!dst)
         dst = src->self.heap;
     if (!dst || ((src->flags | dst->flags) & HF_GLOBAL))
         return false;
-    if (src != dst) {
+    if (src != dst && !move_to_lender(hd, c, src, dst)) {
         struct txc__node* n = node_get();
         if (!n)
             THROW_NOMEM("%s: cannot allocate a node", who);

@@ -87,18 +87,21 @@
 struct txc__chunk {
     struct txc__chunk* next; /* in the home heap's list */
     txc_heap_t* home;        /* NULL when orphaned */
-    size_t size;             /* whole block */
-    size_t refs;             /* 1 for the home heap (while not orphaned) + pins */
-    size_t converted, converted_bytes; /* plain allocations of it made tracked since */
-    uint64_t seq_delta;      /* added to the arrival numbers in headers */
     /* A lent chunk is the free end of its lender's current chunk, given to a
      * sub heap (see heap_borrow): outer is that chunk (NULL for a chunk of
      * its own), lender the heap, fill how far the borrower filled it once it
-     * moved on to another chunk.  An orphaned lent chunk holds a ref on its
-     * outer chunk until its last pin goes. */
+     * moved on to another chunk, keep the end of the last allocation that
+     * moved from it to the lender without a node (move_to_lender; else the
+     * chunk itself): the lender takes back only the room after it.  An orphaned lent chunk
+     * holds a ref on its outer chunk until its last pin goes. */
     struct txc__chunk* outer;
     txc_heap_t* lender;
     char* fill;
+    char* keep;
+    uint64_t seq_delta;      /* added to the arrival numbers in headers */
+    uint32_t size;           /* whole block (at most CHUNK_MAX) */
+    uint32_t refs;           /* 1 for the home heap (while not orphaned) + pins */
+    uint32_t converted, converted_bytes; /* plain allocations of it made tracked since */
 } __attribute__((aligned(16)));
 
 struct large {
@@ -149,6 +152,8 @@ HIDDEN unsigned long txc__fault_inject(unsigned long nth);
 
 _Static_assert(TXC__TAG_FRAME_HEAP == (TAG_LIVE | TF_TRACKED | TF_HEAP | TF_FRAME), "frame heap tag");
 _Static_assert(TXC__TAG_DEAD == TAG_DEAD, "dead tag");
+_Static_assert(TXC__TAG_LIVE == TAG_LIVE && TXC__SMALL_MAX == SMALL_MAX && TXC__SEQ_SHIFT == SEQ_SHIFT && ALIGN == 16,
+               "the inline txc_alloc's encoding");
 
 static inline struct txc__hdr* hdr_of(const void* p) { return (struct txc__hdr*)p - 1; }
 static inline size_t round_up(size_t n) { return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1); }
@@ -185,7 +190,11 @@ HIDDEN void chunk_unref(struct txc__chunk* c);
 HIDDEN void chunk_cache_drain(void);
 HIDDEN struct txc__node* node_get(void); /* a malloc block for a node; NULL on no memory */
 HIDDEN void node_put(struct txc__node* n); /* also the heap block cache */
-HIDDEN void poison(void* p, int byte, size_t n);
+#ifdef TXC_DEBUG
+HIDDEN void poison(void* p, int byte, size_t n); /* fill with byte */
+#else
+static inline void poison(void* p, int byte, size_t n) { (void)p, (void)byte, (void)n; }
+#endif
 
 /* heap.c */
 HIDDEN void heap_init(txc_heap_t* h, txc_heap_t* parent, unsigned hflags);

@@ -571,6 +571,95 @@ static void escape_moves_to_parent_keeping_address(void** state)
     }
 }
 
+/* A sub heap's first chunk is lent by its parent; what escapes from it to
+ * the parent stays where it is, as the parent's own allocation, and the
+ * parent's later allocations go after it. */
+static void escape_to_lender_keeps_the_parent_from_reusing_it(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* outer = txc_heap_current();
+        char* kept[3];
+        txc_heap_stats_t before = stats_of(outer);
+        sub_heap {
+            char* a = txc_alloc(40);
+            kept[0] = txc_alloc(24);
+            char* b = txc_alloc(100);
+            kept[1] = txc_alloc(7);
+            kept[2] = txc_alloc(33);
+            memset(a, 1, 40);
+            memset(b, 2, 100);
+            strcpy(kept[0], "first kept, not newest");
+            strcpy(kept[1], "second");
+            strcpy(kept[2], "third, the newest one");
+            escape(kept[1]);
+            escape(kept[0]);
+            escape(kept[2]);
+            for (int i = 0; i < 3; i++)
+                assert_ptr_equal(txc_heap_of(kept[i]), outer);
+            assert_int_equal(stats_of(txc_heap_current()).allocs, 2);
+            assert_int_equal(stats_of(txc_heap_current()).bytes, 140);
+            sub_heap { /* a nested one lends from the sub heap as before */
+                memset(txc_alloc(64), 3, 64);
+            }
+        }
+        txc_heap_stats_t after = stats_of(outer);
+        assert_int_equal(after.allocs, before.allocs + 3);
+        assert_int_equal(after.bytes, before.bytes + 24 + 7 + 33);
+        /* the parent allocates again: nothing lands on what escaped */
+        for (int i = 0; i < 50; i++)
+            memset(txc_alloc(16), 0x55, 16);
+        sub_heap {
+            for (int i = 0; i < 50; i++)
+                memset(txc_alloc(48), 0x66, 48);
+        }
+        assert_string_equal(kept[0], "first kept, not newest");
+        assert_string_equal(kept[1], "second");
+        assert_string_equal(kept[2], "third, the newest one");
+        /* they are ordinary allocations of the parent now */
+        txc_free(kept[1]);
+        assert_int_equal(stats_of(outer).allocs, after.allocs + 50 - 1);
+        kept[2] = txc_realloc(kept[2], 200);
+        assert_string_equal(kept[2], "third, the newest one");
+        escape(kept[0]); /* on to the grandparent, with a node this time */
+        assert_ptr_equal(txc_heap_of(kept[0]), txc_heap_parent(outer));
+        txc_free(kept[0]);
+    }
+}
+
+/* Escaping twice through nested sub heaps, and importing into the lender
+ * from inside a switch_heap, take the same path. */
+static void escape_to_lender_through_nested_sub_heaps(void** state)
+{
+    (void)state;
+    char *p = NULL, *q = NULL;
+    sub_heap {
+        txc_heap_t* top = txc_heap_current();
+        sub_heap {
+            txc_heap_t* mid = txc_heap_current();
+            sub_heap {
+                p = txc_alloc(20);
+                strcpy(p, "two levels up");
+                escape(p);
+                assert_ptr_equal(txc_heap_of(p), mid);
+                q = txc_alloc(20);
+                strcpy(q, "imported");
+                switch_heap(mid) {
+                    import(q);
+                }
+                assert_ptr_equal(txc_heap_of(q), mid);
+            }
+            escape(p);
+            assert_ptr_equal(txc_heap_of(p), top);
+            memset(txc_alloc(500), 0, 500);
+        }
+        memset(txc_alloc(500), 0, 500);
+        assert_string_equal(p, "two levels up");
+        assert_int_equal(stats_of(top).allocs, 2);
+        assert_int_equal(stats_of(top).bytes, 520);
+    }
+}
+
 static void escape_list_and_import_list_move_each(void** state)
 {
     (void)state;
@@ -710,7 +799,7 @@ static void escape_list_refusal_moves_nothing(void** state)
         txc_heap_t* volatile outer = txc_heap_current();
         sub_heap {
             txc_heap_t* running = txc_heap_current();
-            void* a = txc_alloc(1);
+            void* volatile a = txc_alloc(1);
             volatile int caught = 0;
             try {
                 escape_list(a, running);
@@ -885,7 +974,7 @@ static void non_heaps_and_root_heaps_are_refused(void** state)
     (void)state;
     volatile int caught = 0;
     sub_heap {
-        void* plain = txc_alloc(16);
+        void* volatile plain = txc_alloc(16);
         txc_heap_stats_t s;
         try {
             switch_heap((txc_heap_t*)plain) { fail(); }
@@ -1117,6 +1206,8 @@ int main(void)
         TEST(destructor_may_use_what_arrived_before),
         TEST(destructor_of_a_heap_runs_before_its_contents),
         TEST(escape_moves_to_parent_keeping_address),
+        TEST(escape_to_lender_keeps_the_parent_from_reusing_it),
+        TEST(escape_to_lender_through_nested_sub_heaps),
         TEST(escape_list_and_import_list_move_each),
         TEST(import_moves_to_current_from_anywhere),
         TEST(escape_heap_moves_its_tree),

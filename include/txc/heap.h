@@ -20,8 +20,11 @@
  * step per chunk plus one per allocation that has a destructor or was moved
  * (escape/import), never one per plain allocation.
  *
- * Moving (escape/import) keeps an allocation's address.  A small allocation
- * that moved keeps the chunk it was carved from alive until it is freed, so
+ * Moving (escape/import) keeps an allocation's address.  A plain allocation
+ * escaping from a sub heap to its parent outside a transaction becomes the
+ * parent's own where it is (the sub heap's first chunk is lent by the
+ * parent), at the cost of a few stores.  Otherwise a small allocation that
+ * moved keeps the chunk it was carved from alive until it is freed, so
  * prefer escaping few, larger things; copy small strings instead.
  *
  * Errors: misuse (escaping from a heap without parent, import cycles, moving
@@ -309,6 +312,44 @@ TXC_API void txc__txn_leave(struct txc__txn* t);
     for (struct txc__txn txc__gh __attribute__((cleanup(txc__txn_leave))),    \
          *txc__ghp __attribute__((unused)) = txc__txn_enter(&txc__gh, 1);     \
          txc__gh.once; txc__gh.once = 0)
+
+/* The fast path of txc_alloc, inline: when the current heap's chunk has
+ * room, a small allocation is a header and a pointer bump in the caller.
+ * This makes the header's encoding part of the ABI of this soname (the
+ * library's copy in src/alloc.c uses the same function).  A library built
+ * with --enable-debug defines TXC_DEBUG for its own code and tests, which
+ * then take the library's path (it fills new memory with 0xa0); a program
+ * can do the same with TXC_NO_INLINE_ALLOC. */
+#define TXC__TAG_LIVE 0x7c5a0000u
+#define TXC__SMALL_MAX 16384u
+#define TXC__SEQ_SHIFT 24
+
+TXC__INLINE void* txc__bump(txc_heap_t* h, size_t size, size_t need)
+{
+    char* b = h->bump;
+    struct txc__hdr* hd = (struct txc__hdr*)(void*)b;
+    h->bump = b + need;
+    hd->word = (h->seq++ << TXC__SEQ_SHIFT) | (((uintptr_t)b - (uintptr_t)h->chunk) >> 4);
+    hd->size = (uint32_t)size;
+    hd->tag = TXC__TAG_LIVE;
+    h->allocs++;
+    h->bytes += size;
+    return hd + 1;
+}
+
+TXC_API void* txc__alloc_slow(size_t size);
+
+#if !defined(TXC_DEBUG) && !defined(TXC_NO_INLINE_ALLOC)
+TXC__INLINE void* txc__alloc_inline(size_t size)
+{
+    txc_heap_t* h = txc__ctx.current;
+    size_t need = sizeof(struct txc__hdr) + ((size + 15) & ~(size_t)15);
+    if (__builtin_expect(h != NULL && size <= TXC__SMALL_MAX && (size_t)(h->end - h->bump) >= need, 1))
+        return txc__bump(h, size, need);
+    return txc__alloc_slow(size);
+}
+#define txc_alloc(size) txc__alloc_inline(size)
+#endif
 
 /* A T* to a zeroed T on the current heap. */
 #define TXC_NEW(T) ((T*)txc_alloc_zero(sizeof(T)))
