@@ -316,7 +316,7 @@ TXC_API void* txc__alloc_slow(size_t size)
     return alloc_slow(size, 0);
 }
 
-TXC_API void* txc_alloc_zero(size_t size)
+TXC_API void* (txc_alloc_zero)(size_t size)
 {
     return alloc_fast(size, 1);
 }

@@ -313,8 +313,9 @@ TXC_API void txc__txn_leave(struct txc__txn* t);
          *txc__ghp __attribute__((unused)) = txc__txn_enter(&txc__gh, 1);     \
          txc__gh.once; txc__gh.once = 0)
 
-/* The fast path of txc_alloc, inline: when the current heap's chunk has
- * room, a small allocation is a header and a pointer bump in the caller.
+/* The fast paths of txc_alloc and txc_alloc_zero, inline: when the current
+ * heap's chunk has room, a small allocation is a header and a pointer bump
+ * in the caller.
  * This makes the header's encoding part of the ABI of this soname (the
  * library's copy in src/alloc.c uses the same function).  A library built
  * with --enable-debug defines TXC_DEBUG for its own code and tests, which
@@ -348,7 +349,16 @@ TXC__INLINE void* txc__alloc_inline(size_t size)
         return txc__bump(h, size, need);
     return txc__alloc_slow(size);
 }
+TXC__INLINE void* txc__alloc_zero_inline(size_t size)
+{
+    txc_heap_t* h = txc__ctx.current;
+    size_t need = sizeof(struct txc__hdr) + ((size + 15) & ~(size_t)15);
+    if (__builtin_expect(h != NULL && size <= TXC__SMALL_MAX && (size_t)(h->end - h->bump) >= need, 1))
+        return __builtin_memset(txc__bump(h, size, need), 0, size);
+    return (txc_alloc_zero)(size);
+}
 #define txc_alloc(size) txc__alloc_inline(size)
+#define txc_alloc_zero(size) txc__alloc_zero_inline(size)
 #endif
 
 /* A T* to a zeroed T on the current heap. */
