@@ -9,8 +9,11 @@
 #                      under qemu-user; the cmocka suites under valgrind, the
 #                      thread tests under ThreadSanitizer and a short libFuzzer
 #                      run of tests/fuzz_model (FUZZ_SECONDS, default 60);
-#                      and make distcheck.  The last line counts the tests:
-#                      `check: N passed, N failed`.
+#                      make distcheck; and, as root, a real install into
+#                      /usr/local that a program then uses through pkg-config
+#                      and ldconfig, and make uninstall removes again
+#                      (tests/check-system-install.sh).  The last line counts
+#                      the tests: `check: N passed, N failed`.
 #
 # As root it installs the Debian packages it needs with apt-get; otherwise it
 # prints the apt-get line and stops.  The aarch64 step is optional: its cross
@@ -255,6 +258,22 @@ else
     step_failed=$((step_failed + 1))
     status=1
 fi
+
+# ---- a literal system install (issue 7), as root only ----
+echo "== system install: make install into /usr/local, ldconfig, gcc prog.c \$(pkg-config --cflags --libs txc), make uninstall"
+rc=0
+tests/check-system-install.sh _build-system >_build/system-install.out 2>&1 || rc=$?
+case $rc in
+0)
+    echo "PASS: tests/check-system-install.sh"
+    step_passed=$((step_passed + 1)) ;;
+77) grep '^SKIP:' _build/system-install.out ;;
+*)
+    cat _build/system-install.out
+    echo "FAIL: tests/check-system-install.sh"
+    step_failed=$((step_failed + 1))
+    status=1 ;;
+esac
 
 passed=$step_passed failed=$step_failed
 for f in "${logs[@]}"; do
