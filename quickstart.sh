@@ -3,13 +3,22 @@
 #                      against the installed library with pkg-config, run the demo
 # quickstart.sh check  the same set-up, then every example run and every test:
 #                      the gcc build, a clang build and an AddressSanitizer+UBSan
-#                      build, each with `make check`; then the cmocka suites
-#                      under valgrind, the thread tests under ThreadSanitizer
-#                      and a short libFuzzer run of tests/fuzz_model
-#                      (FUZZ_SECONDS, default 60)
+#                      build, each with `make check`; the core suites with gcc
+#                      and clang at -O0, -O1, -Os, -O3 and -std=gnu17; an
+#                      aarch64 cross build whose demos and cmocka suites run
+#                      under qemu-user; the cmocka suites under valgrind, the
+#                      thread tests under ThreadSanitizer and a short libFuzzer
+#                      run of tests/fuzz_model (FUZZ_SECONDS, default 60);
+#                      make distcheck; and, as root, a real install into
+#                      /usr/local that a program then uses through pkg-config
+#                      and ldconfig, and make uninstall removes again
+#                      (tests/check-system-install.sh).  The last line counts
+#                      the tests: `check: N passed, N failed`.
 #
 # As root it installs the Debian packages it needs with apt-get; otherwise it
-# prints the apt-get line and stops.
+# prints the apt-get line and stops.  The aarch64 step is optional: its cross
+# tools, qemu-user and cmocka for arm64 (multiarch: it adds the arm64
+# architecture to dpkg) are installed if they can be, and skipped if not.
 set -euo pipefail
 shopt -s nullglob
 here=$(cd "$(dirname "$0")" && pwd)
@@ -93,9 +102,11 @@ for src in examples/*.c; do # each finds its sample input from the top of the tr
     fi
 done
 logs=()
-check() { # dir, label[, make target, default check]
-    echo "== make ${3:-check} ($2)"
-    if ! make -s -C "$1" -j"$jobs" "${3:-check}" >"$1/check.out" 2>&1; then
+check() { # dir, label[, make target and variables; default: check]
+    local args=("${@:3}")
+    ((${#args[@]})) || args=(check)
+    echo "== make ${args[0]} ($2)"
+    if ! make -s -C "$1" -j"$jobs" "${args[@]}" >"$1/check.out" 2>&1; then
         cat "$1/check.out"
         for f in "$1"/tests/*.log; do
             grep -q -E '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null && { echo "---- $f"; tail -50 "$f"; }
@@ -135,19 +146,47 @@ for cc in gcc clang; do
     done
 done
 
-# ---- aarch64: a cross build (-Werror), and the demos run under qemu-user ----
+# ---- aarch64: a cross build (-Werror), the demos and the cmocka suites under qemu-user ----
 # Optional: skipped (not failed) when the cross tools cannot be installed.
-# The cmocka suites are not run under qemu-user: their death tests fork and
-# abort, which hangs there.
-if [ "$(id -u)" = 0 ] && ! command -v aarch64-linux-gnu-gcc >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null 2>&1 || true
+# The suites need cmocka for arm64 (Debian multiarch: libcmocka-dev:arm64,
+# after `dpkg --add-architecture arm64`); without it they are skipped.  They
+# link it dynamically (Debian ships no static libcmocka), so they run on the
+# multiarch libc6:arm64 that it brings (/lib/ld-linux-aarch64.so.1), never
+# with `qemu-aarch64 -L /usr/aarch64-linux-gnu` (or QEMU_LD_PREFIX): that
+# loads the cross sysroot's ld.so and then, through the host's ld.so.cache,
+# the multiarch libc.so.6 of another Debian revision, a mismatched pair
+# whose fork() children hang, and with them every death test.
+unset QEMU_LD_PREFIX
+if [ "$(id -u)" = 0 ]; then
+    missing=()
+    for p in gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null 2>&1 || true
+    fi
+    if command -v aarch64-linux-gnu-gcc >/dev/null && ! dpkg -s libcmocka-dev:arm64 >/dev/null 2>&1; then
+        added_arm64=
+        if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+            dpkg --add-architecture arm64 && added_arm64=1
+        fi
+        if ! { apt-get update -qq >/dev/null 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                libcmocka-dev:arm64 >/dev/null 2>&1; }; then
+            # leave apt as it was: no arm64 lists to fetch on the next update
+            if [ -n "$added_arm64" ] && dpkg --remove-architecture arm64 2>/dev/null; then
+                apt-get update -qq >/dev/null 2>&1 || true
+            fi
+        fi
+    fi
 fi
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
     echo "== aarch64 cross build (gcc-aarch64-linux-gnu, -Werror)"
     mkdir -p _build-aarch64
+    # pkg-config sees only arm64 packages: cmocka if libcmocka-dev:arm64 is there
     if (cd _build-aarch64 && "$here/configure" --quiet --host=aarch64-linux-gnu --disable-shared \
-            CC=aarch64-linux-gnu-gcc PKG_CONFIG_LIBDIR=/nonexistent >/dev/null 2>&1 &&
+            CC=aarch64-linux-gnu-gcc PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig >/dev/null 2>&1 &&
         make -s -j"$jobs" >/dev/null 2>&1); then
         echo "PASS: aarch64 cross build"
         step_passed=$((step_passed + 1))
@@ -165,12 +204,24 @@ if command -v aarch64-linux-gnu-gcc >/dev/null; then
                     status=1
                 fi
             done
+            if grep -q '^CMOCKA_LIBS = .*-lcmocka' _build-aarch64/Makefile; then # configure found cmocka
+                # every cmocka suite of this configuration, each run as
+                # `timeout 300 qemu-aarch64 tests/test_X` by the test driver
+                check _build-aarch64 "aarch64: every cmocka suite under qemu-user" \
+                    check 'TESTS=$(check_PROGRAMS)' "LOG_COMPILER=timeout 300 qemu-aarch64"
+            else
+                echo "SKIP: the cmocka suites on aarch64 (no cmocka for arm64: apt-get install libcmocka-dev:arm64)"
+            fi
+        else
+            echo "SKIP: the demos and suites on aarch64 (no qemu-aarch64: apt-get install qemu-user)"
         fi
     else
         echo "FAIL: aarch64 cross build"
         step_failed=$((step_failed + 1))
         status=1
     fi
+else
+    echo "SKIP: aarch64 (no aarch64-linux-gnu-gcc: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)"
 fi
 
 # ---- reliability (issue 6): valgrind, ThreadSanitizer, fuzzing ----
@@ -207,6 +258,22 @@ else
     step_failed=$((step_failed + 1))
     status=1
 fi
+
+# ---- a literal system install (issue 7), as root only ----
+echo "== system install: make install into /usr/local, ldconfig, gcc prog.c \$(pkg-config --cflags --libs txc), make uninstall"
+rc=0
+tests/check-system-install.sh _build-system >_build/system-install.out 2>&1 || rc=$?
+case $rc in
+0)
+    echo "PASS: tests/check-system-install.sh"
+    step_passed=$((step_passed + 1)) ;;
+77) grep '^SKIP:' _build/system-install.out ;;
+*)
+    cat _build/system-install.out
+    echo "FAIL: tests/check-system-install.sh"
+    step_failed=$((step_failed + 1))
+    status=1 ;;
+esac
 
 passed=$step_passed failed=$step_failed
 for f in "${logs[@]}"; do

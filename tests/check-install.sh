@@ -3,7 +3,7 @@
 # header, txc.pc and every manual page; examples/demo.c builds against the
 # installed files with nothing but pkg-config, both dynamically and
 # statically (pkg-config --static, -static: libtxc.a), and both binaries run;
-# make uninstall then leaves no file behind.
+# make uninstall then leaves no file behind, nor the include/txc directory.
 # The static link is skipped in sanitizer builds (ASan cannot link
 # statically).  Skips (77) without pkg-config.
 set -u
@@ -91,7 +91,7 @@ if ! $make -C "$build" uninstall DESTDIR="$dest" >"$tmp/uninstall.log" 2>&1; the
     cat "$tmp/uninstall.log"
     bad "make uninstall DESTDIR=$dest"
 fi
-left=$(cd "$dest" && find . -type f -o -type l)
+left=$(cd "$dest" && find . -type f -o -type l -o -type d -path '*/include/txc')
 if [ -n "$left" ]; then
     echo "$left"
     bad "make uninstall left files behind"
