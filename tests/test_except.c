@@ -576,7 +576,7 @@ static void rethrow_of_non_exception_is_refused(void** state)
     (void)state;
     volatile int caught = 0;
     sub_heap {
-        txc_exception_t* fake = txc_alloc_zero(sizeof(txc_exception_t));
+        txc_exception_t* volatile fake = txc_alloc_zero(sizeof(txc_exception_t));
         try {
             rethrow(fake);
         } catch (exception_arg, e) {

@@ -579,7 +579,7 @@ static void escape_to_lender_keeps_the_parent_from_reusing_it(void** state)
     (void)state;
     sub_heap {
         txc_heap_t* outer = txc_heap_current();
-        char* kept[3];
+        char* kept[3] = {NULL, NULL, NULL};
         txc_heap_stats_t before = stats_of(outer);
         sub_heap {
             char* a = txc_alloc(40);
