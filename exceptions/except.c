@@ -1,11 +1,13 @@
 /*
  * except.c - try, throw and the unwinder.
  *
- * A try statement is a loop over stages: COLLECT (the catch and finally
- * macros register their types and whether there is a finally; no block
- * runs), BODY (after _setjmp), then CATCH or FINALLY when an exception
- * arrives, then DONE.  Its frame sits on the thread's frame stack with the
- * heap frames, so a throw can decide, without jumping, which try will catch:
+ * A try statement links its frame, calls _setjmp, then loops over stages:
+ * COLLECT (the catch and finally macros register their types and whether
+ * there is a finally; no block runs), BODY, then CATCH or FINALLY when an
+ * exception arrives (the unwinder sets the stage, with ARRIVED, and jumps
+ * back to the _setjmp), then DONE.  Its frame sits on the thread's frame
+ * stack with the heap frames, so a throw can decide, without jumping, which
+ * try will catch:
  *
  *  1. Build the exception on a heap of its own (exception_nomem uses a
  *     per-thread preallocated object and needs no memory).
@@ -258,9 +260,25 @@ static __attribute__((noreturn)) void exc_uncaught(txc_exception_t* e)
 
 /* ---- try ---- */
 
+static unsigned try_stage(const struct txc__try* t)
+{
+    return t->state & TXC__T_STAGE;
+}
+
+static void try_set_stage(struct txc__try* t, unsigned stage)
+{
+    t->state = (t->state & ~(unsigned)TXC__T_STAGE) | stage;
+}
+
+/* In its body or a catch block, with a finally to run on the way out. */
+static bool try_has_finally_to_run(const struct txc__try* t)
+{
+    return (try_stage(t) == TXC__T_BODY || try_stage(t) == TXC__T_CATCH) && (t->state & TXC__T_HAS_FINALLY);
+}
+
 static bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
 {
-    if (t->ntypes > TXC__MAX_CATCH)
+    if (t->state & TXC__T_MANY)
         return true; /* types not all recorded: stop here and let the catches decide */
     for (unsigned i = 0; i < t->ntypes; i++)
         for (const txc_exception_type_t* x = e->type; x; x = x->parent) /* txc_exception_is, without the PLT */
@@ -273,39 +291,38 @@ TXC_API bool txc__try_match(struct txc__try* t, const txc_exception_type_t* type
 {
     if (!txc_exception_is(t->exc, type))
         return false;
-    t->caught = 1;
-    t->once = 1;
+    t->state |= TXC__T_CAUGHT;
     return true;
 }
 
-/* The steps after the body that the inline txc__try_next leaves here: after
- * a body with a finally, after a catch, after a finally. */
+/* The steps between passes that the inline txc__try_next leaves here: the
+ * pass the unwinder jumped to, the body after a collect pass that found a
+ * finally, and what follows a body with a finally, a catch, a finally. */
 TXC_API bool txc__try_next_slow(struct txc__try* t)
 {
-    switch (t->stage) {
-    case TXC__T_BODY:
-        break;
-    case TXC__T_CATCH:
-        if (!t->caught) { /* only when more types than were recorded */
-            exc_detach(t->exc);
-            t->pending = 1;
-        }
-        break;
-    default:
-        t->stage = TXC__T_DONE;
-        goto done;
-    }
-    if (t->has_finally) {
-        t->stage = TXC__T_FINALLY;
-        t->once = 0;
+    if (t->state & TXC__T_ARRIVED) {
+        t->state &= ~(unsigned)TXC__T_ARRIVED;
         return true;
     }
-    t->stage = TXC__T_DONE;
-done:
-    if (t->pending) {
+    unsigned stage = try_stage(t);
+    if (stage == TXC__T_COLLECT) {
+        try_set_stage(t, TXC__T_BODY);
+        return true;
+    }
+    if (stage == TXC__T_CATCH && !(t->state & TXC__T_CAUGHT)) {
+        /* only when more types than were recorded */
+        exc_detach(t->exc);
+        t->state |= TXC__T_PENDING;
+    }
+    if (try_has_finally_to_run(t)) {
+        try_set_stage(t, TXC__T_FINALLY);
+        return true;
+    }
+    try_set_stage(t, TXC__T_DONE);
+    if (t->state & TXC__T_PENDING) {
         txc_exception_t* e = t->exc;
         t->exc = NULL;
-        t->pending = 0;
+        t->state &= ~(unsigned)TXC__T_PENDING;
         txc__ctx.top = t->f.prev;
         exc_propagate(e);
     }
@@ -314,7 +331,7 @@ done:
 
 TXC_API void txc__try_left_badly(struct txc__try* t)
 {
-    txc__fatal("try statement with finally at %s:%d left by return or goto", t->file, t->line);
+    txc__fatal("try statement whose finally is at %s left by return or goto", t->where);
 }
 
 /* ---- throwing ---- */
@@ -351,17 +368,17 @@ void exc_propagate(txc_exception_t* e)
         if (f->kind != TXC__F_TRY)
             continue;
         struct txc__try* t = (struct txc__try*)f;
-        if (t->stage == TXC__T_BODY && try_would_catch(t, e)) {
+        if (try_stage(t) == TXC__T_BODY && try_would_catch(t, e)) {
             target = t;
             break;
         }
-        if ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally)
+        if (try_has_finally_to_run(t))
             finally_first = true;
-        if (t->stage == TXC__T_FINALLY && t->pending && !finally_first) {
+        if (try_stage(t) == TXC__T_FINALLY && (t->state & TXC__T_PENDING) && !finally_first) {
             /* thrown in a finally while another passes: keep that one */
             txc_exception_t* passing = t->exc;
             t->exc = NULL;
-            t->pending = 0;
+            t->state &= ~(unsigned)TXC__T_PENDING;
             if (!e->cause && !exc_is_static(e))
                 exc_nest(e, passing);
             else if (!exc_is_static(passing))
@@ -391,8 +408,7 @@ void exc_propagate(txc_exception_t* e)
             struct txc__try* t = (struct txc__try*)f;
             /* With no finally in the way, phase 1 found where to stop. */
             if (!finally_first ? t == target
-                               : (t->stage == TXC__T_BODY && try_would_catch(t, e)) ||
-                                     ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally))
+                               : (try_stage(t) == TXC__T_BODY && try_would_catch(t, e)) || try_has_finally_to_run(t))
                 break;
         }
     }
@@ -404,24 +420,21 @@ void exc_propagate(txc_exception_t* e)
             continue;
         }
         t = (struct txc__try*)f;
-        if (!finally_first ? t == target : t->stage == TXC__T_BODY && try_would_catch(t, e)) {
-            t->stage = TXC__T_CATCH;
-            t->caught = 0;
+        if (!finally_first ? t == target : try_stage(t) == TXC__T_BODY && try_would_catch(t, e)) {
+            t->state = (t->state & (TXC__T_HAS_FINALLY | TXC__T_MANY)) | TXC__T_CATCH | TXC__T_ARRIVED;
             if (exc_is_static(e))
                 e = exc_materialize(e);
             if (e->heap)
                 exc_attach(e, t->f.saved);
             break;
         }
-        if ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally) {
-            t->stage = TXC__T_FINALLY;
-            t->pending = 1;
+        if (try_has_finally_to_run(t)) {
+            t->state = (t->state & (TXC__T_HAS_FINALLY | TXC__T_MANY)) | TXC__T_FINALLY | TXC__T_PENDING | TXC__T_ARRIVED;
             break;
         }
         c->top = f->prev;
     }
     t->exc = e;
-    t->once = 0;
     c->current = t->f.saved;
     _longjmp(t->jb, 1);
 }

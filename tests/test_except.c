@@ -133,6 +133,46 @@ static void many_catch_clauses(void** state)
     assert_int_equal(outer, 1);
 }
 
+/* More catch clauses than the try records (TXC__MAX_CATCH), with a finally:
+ * the unwinder stops at the try and lets the catches decide; the finally
+ * runs whether one of them takes the exception or none does. */
+static void many_catch_clauses_with_finally(void** state)
+{
+    (void)state;
+    volatile int which = 0, fin = 0, outer = 0;
+    for (volatile int round = 0; round < 2; round++) {
+        try {
+            try {
+                if (round == 0)
+                    throw(my_error, "late");
+                throw(other_error, "none");
+            } catch (exception_arg, e) {
+                which = 1;
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_nomem, e) {
+                which = 9;
+            } catch (exception_io, e) {
+                which = 10;
+                assert_string_equal(e->message, "late");
+            } finally {
+                fin++;
+            }
+        } catch (other_error, e) {
+            outer++;
+            assert_string_equal(e->message, "none");
+        }
+    }
+    assert_int_equal(which, 10);
+    assert_int_equal(fin, 2);
+    assert_int_equal(outer, 1);
+}
+
 /* ---- finally ---- */
 
 static void finally_runs_on_all_three_paths(void** state)
@@ -260,8 +300,8 @@ out:
 static void leaving_try_with_finally_by_return_is_fatal(void** state)
 {
     (void)state;
-    expect_abort(leave_finally_by_return, "exception_fatal", "test_except.c:", "return or goto", NULL);
-    expect_abort(leave_finally_by_goto, "exception_fatal", "test_except.c:", "return or goto", NULL);
+    expect_abort(leave_finally_by_return, "exception_fatal", "test_except.c:", "finally is at", "return or goto", NULL);
+    expect_abort(leave_finally_by_goto, "exception_fatal", "test_except.c:", "finally is at", "return or goto", NULL);
 }
 
 /* ---- unwinding ---- */
@@ -774,6 +814,7 @@ int main(void)
         TEST(exception_any_catches_everything_catchable),
         TEST(non_matching_catch_lets_it_through),
         TEST(many_catch_clauses),
+        TEST(many_catch_clauses_with_finally),
         TEST(finally_runs_on_all_three_paths),
         TEST(break_and_continue_end_blocks_not_loops),
         TEST(return_from_try_without_finally_pops_it),
