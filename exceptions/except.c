@@ -53,6 +53,77 @@ void exc_thread_init(void)
     txc__ts.nomem = &b->x;
 }
 
+/* An exception heap with its object and message in one malloc block: the
+ * heap as in any heap block ([hdr][heap]), then the object, a tracked
+ * allocation on that heap whose node is in the block too, then the message.
+ * Nothing else is allocated for a throw.  Freeing the heap marks the object
+ * dead (its node is neither a malloc block nor pinned) and hands the block
+ * to exc_block_free (through block_free, as every heap block). */
+struct exc_block {
+    struct heap_block hb;
+    struct txc__node node;
+    struct txc__hdr hdr;
+    struct exc_full x;
+    char msg[];
+};
+_Static_assert(offsetof(struct exc_block, x) == offsetof(struct exc_block, hdr) + HDR_SIZE,
+               "the object's header is right before it");
+
+/* Blocks of EXC_BLOCK_SIZE (messages up to EXC_MSG_CAP bytes with their NUL)
+ * are kept per thread for the next throw; a longer message gets a block of
+ * its own size, freed at once. */
+#define EXC_BLOCK_SIZE ((size_t)1024)
+#define EXC_MSG_CAP (EXC_BLOCK_SIZE - offsetof(struct exc_block, msg))
+#define EXC_CACHE 4
+
+static TLS struct exc_block* exc_cache; /* linked through hb.heap.self.next */
+static TLS unsigned exc_ncache;
+
+/* A block for a message of msg_size bytes (NUL included); NULL when memory
+ * cannot be had. */
+static struct exc_block* exc_block_get(size_t msg_size)
+{
+    if (msg_size <= EXC_MSG_CAP) {
+        struct exc_block* b = exc_cache;
+        if (b) {
+            exc_cache = (struct exc_block*)b->hb.heap.self.next;
+            exc_ncache--;
+            return b;
+        }
+        return sys_malloc(EXC_BLOCK_SIZE);
+    }
+    if (msg_size > SIZE_MAX - offsetof(struct exc_block, msg))
+        return NULL;
+    return sys_malloc(offsetof(struct exc_block, msg) + msg_size);
+}
+
+static void exc_block_put(struct exc_block* b, size_t msg_size)
+{
+    if (msg_size <= EXC_MSG_CAP && exc_ncache < EXC_CACHE) {
+        b->hb.heap.self.next = (struct txc__node*)exc_cache;
+        exc_cache = b;
+        exc_ncache++;
+    } else {
+        free(b);
+    }
+}
+
+void exc_block_free(struct heap_block* hb)
+{
+    struct exc_block* b = (struct exc_block*)hb;
+    exc_block_put(b, b->node.size - sizeof b->x);
+}
+
+void exc_cache_drain(void)
+{
+    while (exc_cache) {
+        struct exc_block* b = exc_cache;
+        exc_cache = (struct exc_block*)b->hb.heap.self.next;
+        free(b);
+    }
+    exc_ncache = 0;
+}
+
 void exc_thread_done(void)
 {
     if (txc__ts.nomem)
@@ -65,14 +136,18 @@ bool exc_is_static(const txc_exception_t* e)
     return txc__ts.nomem && e == &txc__ts.nomem->pub;
 }
 
-TXC_API bool txc_exception_is(const txc_exception_t* e, const txc_exception_type_t* t)
+/* txc_exception_is for the library's own use: no PLT call. */
+static inline bool exc_type_is(const txc_exception_type_t* x, const txc_exception_type_t* t)
 {
-    if (!e || !t)
-        return false;
-    for (const txc_exception_type_t* x = e->type; x; x = x->parent)
+    for (; x; x = x->parent)
         if (x == t)
             return true;
     return false;
+}
+
+TXC_API bool txc_exception_is(const txc_exception_t* e, const txc_exception_type_t* t)
+{
+    return e && t && exc_type_is(e->type, t);
 }
 
 /* ---- building exceptions ---- */
@@ -123,52 +198,93 @@ static txc_exception_t* exc_nomem_plain(const char* file, int line, const char* 
     return exc_static_fmt(txc_exception_nomem, file, line, func, "%s", "out of memory while throwing an exception");
 }
 
+/* The object in block b, on the heap of the block, for a message of
+ * msg_size bytes already in b->msg. */
+static txc_exception_t* exc_block_init(struct exc_block* b, size_t msg_size, const txc_exception_type_t* type,
+                                       const char* file, int line, const char* func, int errnum)
+{
+    txc_heap_t* E = &b->hb.heap;
+    b->hb.hdr.word = (uint64_t)(uintptr_t)&E->self;
+    b->hb.hdr.size = 0;
+    b->hb.hdr.tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_OWNBLOCK;
+    heap_init(E, NULL, HF_EXC);
+    struct txc__node* n = &b->node;
+    n->dtor = NULL;
+    n->ptr = &b->x;
+    n->chunk = NULL;
+    n->size = sizeof b->x + msg_size;
+    n->flags = 0;
+    heap_link(E, n);
+    b->hdr.word = (uint64_t)(uintptr_t)n;
+    b->hdr.size = n->size > UINT32_MAX ? UINT32_MAX : (uint32_t)n->size;
+    b->hdr.tag = TAG_LIVE | TF_TRACKED | TF_EXC;
+    txc_exception_t* e = &b->x.pub;
+    fill(e, type, file, line, func);
+    e->message = b->msg;
+    e->errnum = errnum >= 0 ? errnum : 0;
+    e->heap = E;
+    b->x.nframes = 0;
+    return e;
+}
+
+/* An exception on a new heap of its own, its message formatted from fmt
+ * and followed by ": " etext if etext is not NULL; NULL when memory cannot
+ * be had. */
+static txc_exception_t* exc_new_text(const txc_exception_type_t* type, const char* file, int line,
+                                     const char* func, int errnum, const char* etext, const char* fmt,
+                                     va_list ap)
+{
+    size_t elen = etext ? strlen(etext) + 2 : 0;
+    const char* pct = strchrnul(fmt, '%');
+    struct exc_block* b;
+    size_t n;
+    if (!*pct) { /* most messages: nothing to format */
+        n = (size_t)(pct - fmt);
+        if (!(b = exc_block_get(n + elen + 1)))
+            return NULL;
+        memcpy(b->msg, fmt, n);
+    } else { /* formatted straight into a block; a longer message needs a second pass */
+        if (!(b = exc_block_get(1)))
+            return NULL;
+        va_list ap2;
+        va_copy(ap2, ap);
+        int r = vsnprintf(b->msg, EXC_MSG_CAP, fmt, ap2);
+        va_end(ap2);
+        n = r < 0 ? 0 : (size_t)r;
+        if (n + elen + 1 > EXC_MSG_CAP) {
+            struct exc_block* big = exc_block_get(n + elen + 1);
+            exc_block_put(b, 1);
+            if (!big)
+                return NULL;
+            b = big;
+            vsnprintf(b->msg, n + 1, fmt, ap);
+        }
+    }
+    if (etext) {
+        memcpy(b->msg + n, ": ", 2);
+        memcpy(b->msg + n + 2, etext, elen - 2);
+    }
+    b->msg[n + elen] = 0;
+    return exc_block_init(b, n + elen + 1, type, file, line, func, errnum);
+}
+
+/* The same for throw_errno (errnum >= 0): ": " strerror(errnum) appended.
+ * Apart, so that the common throw has no buffer on its stack. */
+static __attribute__((noinline)) txc_exception_t*
+exc_new_errno(const txc_exception_type_t* type, const char* file, int line, const char* func, int errnum,
+              const char* fmt, va_list ap)
+{
+    char ebuf[128];
+    return exc_new_text(type, file, line, func, errnum, errno_text(errnum, ebuf, sizeof ebuf), fmt, ap);
+}
+
 /* An exception on a new heap of its own; NULL when memory cannot be had. */
 static txc_exception_t* exc_new(const txc_exception_type_t* type, const char* file, int line,
                                 const char* func, int errnum, const char* fmt, va_list ap)
 {
-    char small[256], ebuf[128];
-    int n;
-    bool plain = !strchr(fmt, '%'); /* most messages: no formatting needed */
-    if (plain) {
-        n = (int)strlen(fmt);
-    } else {
-        va_list ap2;
-        va_copy(ap2, ap);
-        n = vsnprintf(small, sizeof small, fmt, ap2);
-        va_end(ap2);
-        if (n < 0)
-            n = 0, small[0] = 0;
-    }
-    const char* etext = errnum >= 0 ? errno_text(errnum, ebuf, sizeof ebuf) : NULL;
-    size_t elen = etext ? strlen(etext) + 2 : 0;
-    txc_heap_t* E = heap_block_new(NULL, HF_EXC);
-    if (!E)
-        return NULL;
-    /* the object and its message in one allocation */
-    struct exc_full* x = heap_alloc_try(E, sizeof *x + (size_t)n + elen + 1, 0);
-    if (!x) {
-        heap_destroy(E);
-        return NULL;
-    }
-    char* msg = (char*)(x + 1);
-    if (plain)
-        memcpy(msg, fmt, (size_t)n + 1);
-    else if ((size_t)n < sizeof small)
-        memcpy(msg, small, (size_t)n + 1);
-    else
-        vsnprintf(msg, (size_t)n + 1, fmt, ap);
-    if (etext) {
-        memcpy(msg + n, ": ", 2);
-        memcpy(msg + n + 2, etext, elen - 1);
-    }
-    fill(&x->pub, type, file, line, func);
-    x->pub.message = msg;
-    x->pub.errnum = errnum >= 0 ? errnum : 0;
-    x->pub.heap = E;
-    x->nframes = 0;
-    hdr_of(x)->tag |= TF_EXC;
-    return &x->pub;
+    if (errnum >= 0)
+        return exc_new_errno(type, file, line, func, errnum, fmt, ap);
+    return exc_new_text(type, file, line, func, errnum, NULL, fmt, ap);
 }
 
 static txc_exception_t* exc_new_fmt(const txc_exception_type_t* type, const char* file, int line,
@@ -221,9 +337,42 @@ static void exc_nest(txc_exception_t* e, txc_exception_t* cause)
 
 static void exc_attach(txc_exception_t* e, txc_heap_t* h)
 {
-    global_lock(h);
-    heap_link(h, &e->heap->self);
-    global_unlock(h);
+    if (UNLIKELY(h->flags & HF_GLOBAL)) {
+        global_lock(h);
+        heap_link(h, &e->heap->self);
+        global_unlock(h);
+    } else {
+        heap_link(h, &e->heap->self);
+    }
+}
+
+/* txc_free(e) when e's heap holds e alone (no cause, data, destructor or
+ * anything else on it, nothing below it) and is not used by a running
+ * block, outside any transaction: unlink the heap from its owner and take
+ * the block back, without the general walk of heap_clear.  False: not such
+ * a case, nothing done. */
+bool exc_free_fast(txc_exception_t* e)
+{
+    txc_heap_t* E = e->heap;
+    struct exc_block* b = (struct exc_block*)((char*)E - offsetof(struct exc_block, hb.heap));
+    txc_heap_t* owner = E->self.heap;
+    if (E->head != &b->node || E->tail != &b->node || E->allocs != 1 || E->chunk || b->node.dtor ||
+        E->self.dtor || (E->self.flags & NF_DYING) || !owner || (owner->flags & HF_GLOBAL) || txc__ctx.txn)
+        return false;
+    /* With nothing below E (its one allocation is e), heap_in_use(E) comes to
+     * this: E current, or the target of a switch_heap, or current when a
+     * running block was entered. */
+    if (txc__ctx.current == E)
+        return false;
+    for (struct txc__frame* f = txc__ctx.top; f; f = f->prev)
+        if (f->saved == E || (f->kind == TXC__F_SWITCH && ((struct txc__switch_heap*)f)->heap == E))
+            return false;
+    heap_unlink(&E->self);
+    poison(&b->x, 0xfe, b->node.size);
+    *(volatile uint32_t*)&b->hdr.tag = TAG_DEAD;
+    *(volatile uint32_t*)&b->hb.hdr.tag = TAG_DEAD;
+    exc_block_put(b, b->node.size - sizeof b->x);
+    return true;
 }
 
 static void exc_discard(txc_exception_t* e)
@@ -287,14 +436,6 @@ static bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
     return false;
 }
 
-TXC_API bool txc__try_match(struct txc__try* t, const txc_exception_type_t* type)
-{
-    if (!txc_exception_is(t->exc, type))
-        return false;
-    t->state |= TXC__T_CAUGHT;
-    return true;
-}
-
 /* The steps between passes that the inline txc__try_next leaves here: the
  * pass the unwinder jumped to, the body after a collect pass that found a
  * finally, and what follows a body with a finally, a catch, a finally. */
@@ -354,7 +495,7 @@ void run_guarded(void (*fn)(void*), void* arg, const char* what)
 void exc_propagate(txc_exception_t* e)
 {
     struct txc__ctx* c = ctx_get();
-    if (txc_exception_is(e, txc_exception_fatal)) /* and any type below it */
+    if (exc_type_is(e->type, txc_exception_fatal)) /* and any type below it */
         exc_uncaught(e);
 
     /* Phase 1: is there a try that catches it, before any barrier?  Finally
@@ -362,11 +503,13 @@ void exc_propagate(txc_exception_t* e)
      * caught); only with none in the way does an uncaught exception go to the
      * handler right here, with nothing unwound. */
     struct txc__try* target = NULL;
-    bool finally_first = false;
+    bool finally_first = false, txn_seen = false;
     struct txc__frame* f;
     for (f = c->top; f && f->kind != TXC__F_BARRIER; f = f->prev) {
-        if (f->kind != TXC__F_TRY)
+        if (f->kind != TXC__F_TRY) {
+            txn_seen |= f->kind == TXC__F_TXN;
             continue;
+        }
         struct txc__try* t = (struct txc__try*)f;
         if (try_stage(t) == TXC__T_BODY && try_would_catch(t, e)) {
             target = t;
@@ -399,9 +542,9 @@ void exc_propagate(txc_exception_t* e)
         exc_backtrace((struct exc_full*)e); /* may end uncaught after the finally blocks */
 
     /* Phase 2: unwind to the first try that catches or has a finally.  The
-     * transactions on the way replay their undo logs first, newest first,
-     * before any frame is popped and any memory freed. */
-    for (f = c->top; f; f = f->prev) {
+     * transactions on the way (phase 1 saw them) replay their undo logs
+     * first, newest first, before any frame is popped and any memory freed. */
+    for (f = txn_seen ? c->top : NULL; f; f = f->prev) {
         if (f->kind == TXC__F_TXN)
             txn_undo(f);
         if (f->kind == TXC__F_TRY) {
@@ -422,7 +565,7 @@ void exc_propagate(txc_exception_t* e)
         t = (struct txc__try*)f;
         if (!finally_first ? t == target : try_stage(t) == TXC__T_BODY && try_would_catch(t, e)) {
             t->state = (t->state & (TXC__T_HAS_FINALLY | TXC__T_MANY)) | TXC__T_CATCH | TXC__T_ARRIVED;
-            if (exc_is_static(e))
+            if (!e->heap) /* the per-thread exception_nomem */
                 e = exc_materialize(e);
             if (e->heap)
                 exc_attach(e, t->f.saved);
@@ -458,30 +601,22 @@ TXC_API void txc__throw(const txc_exception_type_t* type, const char* file, int 
             THROW_ARG("throw_data: a root heap cannot be moved onto an exception");
     }
     va_list ap;
-    txc_exception_t* e = NULL;
-    if (type != txc_exception_nomem) {
-        va_start(ap, fmt);
-        e = exc_new(type, file, line, func, errnum, fmt, ap);
-        va_end(ap);
-        if (!e)
+    va_start(ap, fmt);
+    txc_exception_t* e = type != txc_exception_nomem ? exc_new(type, file, line, func, errnum, fmt, ap)
+                                                     : exc_static(type, file, line, func, fmt, ap);
+    va_end(ap);
+    if (!e)
+        e = exc_nomem_plain(file, line, func);
+    if (e->heap && cause)
+        exc_nest(e, cause);
+    if (e->heap && data) {
+        struct txc__node* spare = sys_malloc(sizeof *spare);
+        if (spare || (hdr_of(data)->tag & TF_TRACKED)) {
+            heap_move_nocheck(hdr_of(data), e->heap, spare);
+            e->data = data;
+        } else {
+            exc_discard(e);
             e = exc_nomem_plain(file, line, func);
-    } else {
-        va_start(ap, fmt);
-        e = exc_static(type, file, line, func, fmt, ap);
-        va_end(ap);
-    }
-    if (!exc_is_static(e)) {
-        if (cause)
-            exc_nest(e, cause);
-        if (data) {
-            struct txc__node* spare = sys_malloc(sizeof *spare);
-            if (spare || (hdr_of(data)->tag & TF_TRACKED)) {
-                heap_move_nocheck(hdr_of(data), e->heap, spare);
-                e->data = data;
-            } else {
-                exc_discard(e);
-                e = exc_nomem_plain(file, line, func);
-            }
         }
     }
     exc_propagate(e);

@@ -513,6 +513,193 @@ static void caught_exception_belongs_to_try_heap(void** state)
     }
 }
 
+/* Messages of every size: the object, its message and its heap share one
+ * block up to a few hundred bytes; a longer message gets a block of its own
+ * size.  Plain messages (no %) and formatted ones take different paths. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-security"
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void throw_plain(const char* msg) { throw(my_error, msg); }
+#pragma GCC diagnostic pop
+
+static void fill_letters(char* buf, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        buf[k] = (char)('a' + k % 26);
+    buf[n] = 0;
+}
+
+static void messages_of_every_length(void** state)
+{
+    (void)state;
+    static const size_t lens[] = {0, 1, 15, 255, 256, 257, 380, 400, 410, 415, 416, 417, 420, 500, 1023, 1024, 5000, 70000};
+    char* buf = malloc(70001);
+    assert_non_null(buf);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t n = lens[i];
+        fill_letters(buf, n);
+        for (volatile int how = 0; how < 3; how++) {
+            volatile int caught = 0;
+            sub_heap {
+                txc_heap_t* h = txc_heap_current();
+                try {
+                    if (how == 0)
+                        throw_plain(buf);
+                    else if (how == 1)
+                        throw(my_error, "%s", buf);
+                    errno = ENOENT;
+                    throw_errno(my_error, "%s", buf);
+                } catch (my_error, e) {
+                    caught = 1;
+                    if (how < 2) {
+                        assert_int_equal(strlen(e->message), n);
+                        assert_memory_equal(e->message, buf, n + 1);
+                    } else {
+                        char want[128];
+                        snprintf(want, sizeof want, ": %s", strerror(ENOENT));
+                        assert_int_equal(strlen(e->message), n + strlen(want));
+                        assert_memory_equal(e->message, buf, n);
+                        assert_string_equal(e->message + n, want);
+                        assert_int_equal(e->errnum, ENOENT);
+                    }
+                    assert_ptr_equal(txc_heap_of(e), e->heap);
+                    assert_ptr_equal(txc_heap_parent(e->heap), h);
+                    txc_heap_stats_t st = stats_of(e->heap);
+                    assert_int_equal(st.allocs, 1); /* e, with its message */
+                    assert_true(st.bytes > strlen(e->message));
+                    assert_int_equal(stats_of(h).allocs, 1); /* e's heap */
+                    if (n % 2)
+                        txc_free(e);
+                }
+                assert_int_equal(caught, 1);
+                assert_int_equal(stats_of(h).allocs, n % 2 ? 0 : 1);
+            }
+        }
+    }
+    free(buf);
+}
+
+static int dtor_runs;
+static void count_dtor(void* p)
+{
+    (void)p;
+    dtor_runs++;
+}
+
+/* A caught exception is its heap: freeing it frees what is on that heap
+ * too (destructors run), and it is refused while a block uses that heap. */
+static void freeing_a_caught_exception_frees_its_heap(void** state)
+{
+    (void)state;
+    dtor_runs = 0;
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        txc_exception_t* volatile kept[5] = {NULL};
+        for (volatile int i = 0; i < 5; i++) {
+            try {
+                throw(my_error, "e%d", i);
+            } catch (my_error, e) {
+                kept[i] = e;
+            }
+        }
+        assert_int_equal(stats_of(h).allocs, 5);
+        txc_set_destructor(kept[0], count_dtor); /* on the object */
+        txc_set_destructor(kept[1]->heap, count_dtor); /* on its heap */
+        switch_heap(kept[2]->heap) { /* something more on its heap */
+            int* x = txc_alloc(sizeof *x);
+            txc_set_destructor(x, count_dtor);
+            txc_alloc(100);
+        }
+        volatile int refused = 0;
+        switch_heap(kept[3]->heap) {
+            try {
+                txc_free(kept[3]); /* its heap is current */
+            } catch (exception_arg, e) {
+                refused++;
+            }
+            sub_heap {
+                try {
+                    txc_free(kept[3]); /* a block runs on it */
+                } catch (exception_arg, e) {
+                    refused++;
+                }
+            }
+        }
+        assert_int_equal(refused, 2);
+        for (int i = 0; i < 5; i++)
+            txc_free(kept[i]);
+        assert_int_equal(dtor_runs, 3);
+        assert_int_equal(stats_of(h).allocs, 0);
+        assert_int_equal(stats_of(h).bytes, 0);
+    }
+}
+
+/* Causes nest: each heap below the one of the exception that forwards it.
+ * Freeing the outermost frees them all; a cause freed first leaves the
+ * others intact. */
+static void nested_causes_are_freed_with_the_outermost(void** state)
+{
+    (void)state;
+    for (volatile int free_cause_first = 0; free_cause_first < 2; free_cause_first++) {
+        sub_heap {
+            txc_heap_t* volatile h = txc_heap_current();
+            txc_exception_t* volatile top = NULL;
+            try {
+                try {
+                    try {
+                        throw(exception_io, "one");
+                    } catch (exception_io, e) {
+                        throw_fwd(my_error, e, "two");
+                    }
+                } catch (my_error, e) {
+                    throw_fwd(other_error, e, "three %d", 3);
+                }
+            } catch (other_error, e) {
+                top = e;
+            }
+            assert_string_equal(top->message, "three 3");
+            assert_string_equal(top->cause->message, "two");
+            assert_string_equal(top->cause->cause->message, "one");
+            assert_ptr_equal(txc_heap_parent(top->cause->cause->heap), top->cause->heap);
+            assert_int_equal(stats_of(h).allocs, 1);
+            assert_int_equal(stats_of(top->heap).total_allocs, 5); /* three objects, two heaps below */
+            if (free_cause_first) {
+                txc_free(top->cause->cause);
+                assert_int_equal(stats_of(top->heap).total_allocs, 3);
+                assert_string_equal(top->cause->message, "two");
+            }
+            txc_free(top);
+            assert_int_equal(stats_of(h).total_allocs, 0);
+        }
+    }
+}
+
+/* A caught exception moves as a whole, to the parent or anywhere. */
+static void caught_exception_can_be_escaped_and_imported(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* volatile outer = txc_heap_current();
+        txc_heap_t* volatile other = txc_heap_new();
+        txc_exception_t* volatile kept = NULL;
+        sub_heap {
+            try {
+                throw(my_error, "moving");
+            } catch (my_error, e) {
+                kept = e;
+            }
+            escape(kept);
+        }
+        assert_ptr_equal(txc_heap_parent(kept->heap), outer);
+        switch_heap(other) { import(kept); }
+        assert_ptr_equal(txc_heap_parent(kept->heap), other);
+        assert_string_equal(kept->message, "moving");
+        assert_int_equal(stats_of(other).allocs, 1);
+        txc_free(other);
+        assert_int_equal(stats_of(outer).total_allocs, 0);
+    }
+}
+
 static void throw_errno_records_errno(void** state)
 {
     (void)state;
@@ -827,6 +1014,10 @@ int main(void)
         TEST(passing_exception_leaks_nothing),
         TEST(thousands_of_throws_keep_memory_flat),
         TEST(caught_exception_belongs_to_try_heap),
+        TEST(messages_of_every_length),
+        TEST(freeing_a_caught_exception_frees_its_heap),
+        TEST(nested_causes_are_freed_with_the_outermost),
+        TEST(caught_exception_can_be_escaped_and_imported),
         TEST(throw_errno_records_errno),
         TEST(throw_fwd_moves_the_cause),
         TEST(throw_data_moves_the_payload),

@@ -144,7 +144,6 @@ struct txc__try {
 };
 
 TXC_API bool txc__try_next_slow(struct txc__try* t);
-TXC_API bool txc__try_match(struct txc__try* t, const txc_exception_type_t* type);
 TXC_API __attribute__((noreturn)) void txc__try_left_badly(struct txc__try* t);
 
 /* A try statement that does not throw runs inline: the frame linked (three
@@ -189,16 +188,26 @@ static inline struct txc__try* txc__try_collect(struct txc__try* t, struct txc__
     return (struct txc__try*)(n + 2);
 }
 
-/* Before each pass: whether there is one, and for which stage. */
+/* Before each pass: whether there is one, and for which stage.  Inline: the
+ * steps of a try without finally that does not throw, or catches. */
 static inline bool txc__try_next(struct txc__try* t, const struct txc__try* c)
 {
     if (c) /* the collect pass */
         return true;
-    if (t->state == TXC__T_BODY) /* after a body without finally: done */
+    unsigned s = t->state;
+    if (s == TXC__T_BODY) /* after a body without finally: done */
         return false;
-    if (t->state == TXC__T_COLLECT) { /* after the collect pass, no finally */
+    if (s == TXC__T_COLLECT) { /* after the collect pass, no finally */
         t->state = TXC__T_BODY;
         return true;
+    }
+    if (s == (TXC__T_CATCH | TXC__T_ARRIVED)) { /* the unwinder jumped here to catch */
+        t->state = TXC__T_CATCH;
+        return true;
+    }
+    if (s == (TXC__T_CATCH | TXC__T_CAUGHT)) { /* after a catch block, no finally */
+        t->state = TXC__T_DONE;
+        return false;
     }
     return txc__try_next_slow(t);
 }
@@ -210,9 +219,18 @@ TXC__INLINE void txc__try_leave(struct txc__try* t)
     txc__ctx.top = t->f.prev;
 }
 
+/* In the catch pass: whether this catch takes the exception (the first
+ * whose type is the exception's or an ancestor of it). */
 static inline bool txc__try_catch(struct txc__try* t, const txc_exception_type_t* type)
 {
-    return (t->state & (TXC__T_STAGE | TXC__T_CAUGHT)) == TXC__T_CATCH && txc__try_match(t, type);
+    if ((t->state & (TXC__T_STAGE | TXC__T_CAUGHT)) != TXC__T_CATCH)
+        return false;
+    for (const txc_exception_type_t* x = t->exc->type; x; x = x->parent)
+        if (x == type) {
+            t->state |= TXC__T_CAUGHT;
+            return true;
+        }
+    return false;
 }
 
 static inline bool txc__try_finally(struct txc__try* t, const struct txc__try* c, const char* where)
