@@ -368,7 +368,9 @@ bool exc_free_fast(txc_exception_t* e)
         if (f->saved == E || (f->kind == TXC__F_SWITCH && ((struct txc__switch_heap*)f)->heap == E))
             return false;
     heap_unlink(&E->self);
+#ifdef TXC_DEBUG
     poison(&b->x, 0xfe, b->node.size);
+#endif
     *(volatile uint32_t*)&b->hdr.tag = TAG_DEAD;
     *(volatile uint32_t*)&b->hb.hdr.tag = TAG_DEAD;
     exc_block_put(b, b->node.size - sizeof b->x);
@@ -505,7 +507,11 @@ void exc_propagate(txc_exception_t* e)
     struct txc__try* target = NULL;
     bool finally_first = false, txn_seen = false;
     struct txc__frame* f;
-    for (f = c->top; f && f->kind != TXC__F_BARRIER; f = f->prev) {
+    for (f = c->top; f; f = f->prev) {
+        if (f->kind == TXC__F_SUB) /* most frames: nothing to decide */
+            continue;
+        if (f->kind == TXC__F_BARRIER)
+            break;
         if (f->kind != TXC__F_TRY) {
             txn_seen |= f->kind == TXC__F_TXN;
             continue;
@@ -558,6 +564,10 @@ void exc_propagate(txc_exception_t* e)
     struct txc__try* t;
     for (;;) {
         f = c->top;
+        if (f->kind == TXC__F_SUB) { /* most frames: the sub heap's exit, inline */
+            txc__sub_heap_leave((struct txc__sub_heap*)f);
+            continue;
+        }
         if (f->kind != TXC__F_TRY) {
             frame_unwind_one(f);
             continue;
