@@ -195,19 +195,15 @@ static inline bool txc__try_next(struct txc__try* t, const struct txc__try* c)
     if (c) /* the collect pass */
         return true;
     unsigned s = t->state;
-    if (s == TXC__T_BODY) /* after a body without finally: done */
+    if (s == TXC__T_BODY || s == (TXC__T_CATCH | TXC__T_CAUGHT)) /* after a body or catch, no finally */
         return false;
     if (s == TXC__T_COLLECT) { /* after the collect pass, no finally */
         t->state = TXC__T_BODY;
         return true;
     }
-    if (s == (TXC__T_CATCH | TXC__T_ARRIVED)) { /* the unwinder jumped here to catch */
-        t->state = TXC__T_CATCH;
+    if (s & TXC__T_ARRIVED) { /* the unwinder jumped here */
+        t->state = s & ~(unsigned)TXC__T_ARRIVED;
         return true;
-    }
-    if (s == (TXC__T_CATCH | TXC__T_CAUGHT)) { /* after a catch block, no finally */
-        t->state = TXC__T_DONE;
-        return false;
     }
     return txc__try_next_slow(t);
 }
