@@ -79,25 +79,56 @@ _Static_assert(offsetof(struct exc_block, x) == offsetof(struct exc_block, hdr) 
 static TLS struct exc_block* exc_cache; /* linked through hb.heap.self.next */
 static TLS unsigned exc_ncache;
 
-/* A block for a message of msg_size bytes (NUL included); NULL when memory
- * cannot be had. */
-static struct exc_block* exc_block_get(size_t msg_size)
+/* A block is kept ready: its heap holding the object's node and nothing
+ * else, as exc_block_init expects, which then sets only what varies (sizes,
+ * tags, the exception).  A new block is made ready here, and so is one that
+ * comes back through the general heap free (exc_block_free); the fast free
+ * (exc_free_fast) leaves it ready. */
+static void exc_block_ready(struct exc_block* b)
 {
-    if (msg_size <= EXC_MSG_CAP) {
-        struct exc_block* b = exc_cache;
-        if (b) {
-            exc_cache = (struct exc_block*)b->hb.heap.self.next;
-            exc_ncache--;
-            return b;
-        }
-        return sys_malloc(EXC_BLOCK_SIZE);
-    }
-    if (msg_size > SIZE_MAX - offsetof(struct exc_block, msg))
-        return NULL;
-    return sys_malloc(offsetof(struct exc_block, msg) + msg_size);
+    txc_heap_t* E = &b->hb.heap;
+    b->hb.hdr.word = (uint64_t)(uintptr_t)&E->self;
+    b->hb.hdr.size = 0;
+    heap_init(E, NULL, HF_EXC);
+    struct txc__node* n = &b->node;
+    n->dtor = NULL;
+    n->ptr = &b->x;
+    n->chunk = NULL;
+    n->size = 0;
+    n->flags = 0;
+    heap_link(E, n);
+    b->hdr.word = (uint64_t)(uintptr_t)n;
 }
 
-static void exc_block_put(struct exc_block* b, size_t msg_size)
+/* A new ready block (malloc) for a message of msg_size bytes (NUL
+ * included), of the cached size if it fits; NULL when memory cannot be had. */
+static struct exc_block* exc_block_new(size_t msg_size)
+{
+    struct exc_block* b;
+    if (msg_size <= EXC_MSG_CAP)
+        b = sys_malloc(EXC_BLOCK_SIZE);
+    else if (msg_size > SIZE_MAX - offsetof(struct exc_block, msg))
+        b = NULL;
+    else
+        b = sys_malloc(offsetof(struct exc_block, msg) + msg_size);
+    if (b)
+        exc_block_ready(b);
+    return b;
+}
+
+/* A ready block for a message of msg_size bytes: the thread's cache first. */
+static inline __attribute__((always_inline)) struct exc_block* exc_block_get(size_t msg_size)
+{
+    struct exc_block* b = exc_cache;
+    if (LIKELY(b && msg_size <= EXC_MSG_CAP)) {
+        exc_cache = (struct exc_block*)b->hb.heap.self.next;
+        exc_ncache--;
+        return b;
+    }
+    return exc_block_new(msg_size);
+}
+
+static inline __attribute__((always_inline)) void exc_block_put(struct exc_block* b, size_t msg_size)
 {
     if (msg_size <= EXC_MSG_CAP && exc_ncache < EXC_CACHE) {
         b->hb.heap.self.next = (struct txc__node*)exc_cache;
@@ -111,7 +142,9 @@ static void exc_block_put(struct exc_block* b, size_t msg_size)
 void exc_block_free(struct heap_block* hb)
 {
     struct exc_block* b = (struct exc_block*)hb;
-    exc_block_put(b, b->node.size - sizeof b->x);
+    size_t msg_size = b->node.size - sizeof b->x;
+    exc_block_ready(b);
+    exc_block_put(b, msg_size);
 }
 
 void exc_cache_drain(void)
@@ -204,19 +237,15 @@ static txc_exception_t* exc_block_init(struct exc_block* b, size_t msg_size, con
                                        const char* file, int line, const char* func, int errnum)
 {
     txc_heap_t* E = &b->hb.heap;
-    b->hb.hdr.word = (uint64_t)(uintptr_t)&E->self;
-    b->hb.hdr.size = 0;
+    assert(E->head == &b->node && E->tail == &b->node && E->allocs == 1 && !E->chunk && !b->node.dtor &&
+           !E->self.dtor && b->node.heap == E);
+    E->self.heap = NULL; /* no parent until caught */
+    E->self.next = NULL; /* was the cache's link */
     b->hb.hdr.tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_OWNBLOCK;
-    heap_init(E, NULL, HF_EXC);
-    struct txc__node* n = &b->node;
-    n->dtor = NULL;
-    n->ptr = &b->x;
-    n->chunk = NULL;
-    n->size = sizeof b->x + msg_size;
-    n->flags = 0;
-    heap_link(E, n);
-    b->hdr.word = (uint64_t)(uintptr_t)n;
-    b->hdr.size = n->size > UINT32_MAX ? UINT32_MAX : (uint32_t)n->size;
+    size_t size = sizeof b->x + msg_size;
+    b->node.size = size;
+    E->bytes = size;
+    b->hdr.size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
     b->hdr.tag = TAG_LIVE | TF_TRACKED | TF_EXC;
     txc_exception_t* e = &b->x.pub;
     fill(e, type, file, line, func);
