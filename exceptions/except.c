@@ -307,10 +307,26 @@ exc_new_errno(const txc_exception_type_t* type, const char* file, int line, cons
     return exc_new_text(type, file, line, func, errnum, errno_text(errnum, ebuf, sizeof ebuf), fmt, ap);
 }
 
+/* The same when fmt is a string literal without '%' (TXC__LITERAL): it is
+ * the message, for as long as the program runs. */
+static txc_exception_t* exc_new_literal(const txc_exception_type_t* type, const char* file, int line,
+                                        const char* func, const char* fmt)
+{
+    struct exc_block* b = exc_block_get(1);
+    if (!b)
+        return NULL;
+    b->msg[0] = 0;
+    txc_exception_t* e = exc_block_init(b, 1, type, file, line, func, -1);
+    e->message = fmt;
+    return e;
+}
+
 /* An exception on a new heap of its own; NULL when memory cannot be had. */
 static txc_exception_t* exc_new(const txc_exception_type_t* type, const char* file, int line,
                                 const char* func, int errnum, const char* fmt, va_list ap)
 {
+    if (errnum == TXC__LITERAL)
+        return exc_new_literal(type, file, line, func, fmt);
     if (errnum >= 0)
         return exc_new_errno(type, file, line, func, errnum, fmt, ap);
     return exc_new_text(type, file, line, func, errnum, NULL, fmt, ap);

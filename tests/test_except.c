@@ -554,6 +554,11 @@ static void messages_of_every_length(void** state)
                     if (how < 2) {
                         assert_int_equal(strlen(e->message), n);
                         assert_memory_equal(e->message, buf, n + 1);
+                        if (n) { /* a copy: the buffer may change */
+                            buf[0] = '#';
+                            assert_int_equal(e->message[0], 'a');
+                            buf[0] = 'a';
+                        }
                     } else {
                         char want[128];
                         snprintf(want, sizeof want, ": %s", strerror(ENOENT));
@@ -577,6 +582,62 @@ static void messages_of_every_length(void** state)
         }
     }
     free(buf);
+}
+
+/* A format that is a string literal without % is the message itself: the
+ * exception is the same as for any other message. */
+static void literal_messages(void** state)
+{
+    (void)state;
+    static const char* const named = "a named literal";
+    volatile int caught = 0;
+    sub_heap {
+        txc_heap_t* volatile h = txc_heap_current();
+        try {
+            throw(my_error, "just a literal");
+        } catch (my_error, e) {
+            caught++;
+            assert_string_equal(e->message, "just a literal");
+            assert_int_equal(e->errnum, 0);
+            assert_ptr_equal(txc_heap_of(e), e->heap);
+            assert_int_equal(stats_of(e->heap).allocs, 1);
+            char* d = txc_exception_describe(e);
+            assert_non_null(strstr(d, "my_error: just a literal"));
+            txc_free(d);
+            try {
+                throw_fwd(other_error, e, "forwarded");
+            } catch (other_error, f) {
+                caught++;
+                assert_string_equal(f->message, "forwarded");
+                assert_string_equal(f->cause->message, "just a literal");
+                txc_free(f);
+            }
+        }
+        try {
+            throw_data(my_error, txc_strdup("payload"), "with data, literal");
+        } catch (my_error, e) {
+            caught++;
+            assert_string_equal(e->message, "with data, literal");
+            assert_string_equal(e->data, "payload");
+            txc_free(e);
+        }
+        try {
+            throw(my_error, named);
+        } catch (my_error, e) {
+            caught++;
+            assert_string_equal(e->message, "a named literal");
+            txc_free(e);
+        }
+        try {
+            throw(my_error, "100%% sure");
+        } catch (my_error, e) {
+            caught++;
+            assert_string_equal(e->message, "100% sure");
+            txc_free(e);
+        }
+        assert_int_equal(stats_of(h).total_allocs, 0);
+    }
+    assert_int_equal(caught, 5);
 }
 
 static int dtor_runs;
@@ -1015,6 +1076,7 @@ int main(void)
         TEST(thousands_of_throws_keep_memory_flat),
         TEST(caught_exception_belongs_to_try_heap),
         TEST(messages_of_every_length),
+        TEST(literal_messages),
         TEST(freeing_a_caught_exception_frees_its_heap),
         TEST(nested_causes_are_freed_with_the_outermost),
         TEST(caught_exception_can_be_escaped_and_imported),

@@ -239,7 +239,11 @@ static inline bool txc__try_finally(struct txc__try* t, const struct txc__try* c
     return (t->state & TXC__T_STAGE) == TXC__T_FINALLY;
 }
 
-/* errnum < 0: not a throw_errno. */
+/* errnum >= 0: a throw_errno.  TXC__NO_ERRNO: not.  TXC__LITERAL: not, and
+ * fmt is a string literal without '%' (the compiler says so): the message is
+ * fmt itself, nothing to format or copy. */
+#define TXC__NO_ERRNO (-1)
+#define TXC__LITERAL (-2)
 TXC_API __attribute__((noreturn, format(printf, 8, 9))) void
 txc__throw(const txc_exception_type_t* type, const char* file, int line, const char* func,
            int errnum, txc_exception_t* cause, void* data, const char* fmt, ...);
@@ -274,14 +278,25 @@ TXC_API __attribute__((noreturn, format(printf, 1, 2))) void txc__fatal(const ch
         else if (txc__try_finally(&txc__try, txc__coll, __FILE__ ":" TXC__STR(__LINE__))) \
                 for (int txc__once = 1; txc__once; txc__once = 0)
 
+/* TXC__LITERAL when the format (the first of the arguments) is a string
+ * literal without '%', else TXC__NO_ERRNO; the format is not evaluated here
+ * unless it is such a literal. */
+#define TXC__FIRST(f, ...) f
+#define TXC__LITERAL_OR(f, other)                                                    \
+    (__builtin_constant_p(f) && __builtin_constant_p(__builtin_strchr(f, '%')) &&    \
+             !__builtin_strchr(f, '%')                                                \
+         ? TXC__LITERAL                                                              \
+         : (other))
+#define TXC__MSG(...) TXC__LITERAL_OR(TXC__FIRST(__VA_ARGS__, 0), TXC__NO_ERRNO)
+
 #define TXC_THROW(T, ...) \
-    txc__throw((T), __FILE__, __LINE__, __func__, -1, NULL, NULL, __VA_ARGS__)
+    txc__throw((T), __FILE__, __LINE__, __func__, TXC__MSG(__VA_ARGS__), NULL, NULL, __VA_ARGS__)
 #define TXC_THROW_ERRNO(T, ...) \
     txc__throw((T), __FILE__, __LINE__, __func__, errno, NULL, NULL, __VA_ARGS__)
 #define TXC_THROW_FWD(T, cause, ...) \
-    txc__throw((T), __FILE__, __LINE__, __func__, -1, (cause), NULL, __VA_ARGS__)
+    txc__throw((T), __FILE__, __LINE__, __func__, TXC__MSG(__VA_ARGS__), (cause), NULL, __VA_ARGS__)
 #define TXC_THROW_DATA(T, data, ...) \
-    txc__throw((T), __FILE__, __LINE__, __func__, -1, NULL, (data), __VA_ARGS__)
+    txc__throw((T), __FILE__, __LINE__, __func__, TXC__MSG(__VA_ARGS__), NULL, (data), __VA_ARGS__)
 #define TXC_RETHROW(e) txc__rethrow(e)
 
 #if !defined(TXC_NO_SHORT_NAMES) && !defined(__cplusplus)
