@@ -1,11 +1,13 @@
 /*
  * except.c - try, throw and the unwinder.
  *
- * A try statement is a loop over stages: COLLECT (the catch and finally
- * macros register their types and whether there is a finally; no block
- * runs), BODY (after _setjmp), then CATCH or FINALLY when an exception
- * arrives, then DONE.  Its frame sits on the thread's frame stack with the
- * heap frames, so a throw can decide, without jumping, which try will catch:
+ * A try statement links its frame, calls _setjmp, then loops over stages:
+ * COLLECT (the catch and finally macros register their types and whether
+ * there is a finally; no block runs), BODY, then CATCH or FINALLY when an
+ * exception arrives (the unwinder sets the stage, with ARRIVED, and jumps
+ * back to the _setjmp), then DONE.  Its frame sits on the thread's frame
+ * stack with the heap frames, so a throw can decide, without jumping, which
+ * try will catch:
  *
  *  1. Build the exception on a heap of its own (exception_nomem uses a
  *     per-thread preallocated object and needs no memory).
@@ -51,6 +53,110 @@ void exc_thread_init(void)
     txc__ts.nomem = &b->x;
 }
 
+/* An exception heap with its object and message in one malloc block: the
+ * heap as in any heap block ([hdr][heap]), then the object, a tracked
+ * allocation on that heap whose node is in the block too, then the message.
+ * Nothing else is allocated for a throw.  Freeing the heap marks the object
+ * dead (its node is neither a malloc block nor pinned) and hands the block
+ * to exc_block_free (through block_free, as every heap block). */
+struct exc_block {
+    struct heap_block hb;
+    struct txc__node node;
+    struct txc__hdr hdr;
+    struct exc_full x;
+    char msg[];
+};
+_Static_assert(offsetof(struct exc_block, x) == offsetof(struct exc_block, hdr) + HDR_SIZE,
+               "the object's header is right before it");
+
+/* Blocks of EXC_BLOCK_SIZE (messages up to EXC_MSG_CAP bytes with their NUL)
+ * are kept per thread for the next throw; a longer message gets a block of
+ * its own size, freed at once. */
+#define EXC_BLOCK_SIZE ((size_t)1024)
+#define EXC_MSG_CAP (EXC_BLOCK_SIZE - offsetof(struct exc_block, msg))
+#define EXC_CACHE 4
+
+static TLS struct exc_block* exc_cache; /* linked through hb.heap.self.next */
+static TLS unsigned exc_ncache;
+
+/* A block is kept ready: its heap holding the object's node and nothing
+ * else, as exc_block_init expects, which then sets only what varies (sizes,
+ * tags, the exception).  A new block is made ready here, and so is one that
+ * comes back through the general heap free (exc_block_free); the fast free
+ * (exc_free_fast) leaves it ready. */
+static void exc_block_ready(struct exc_block* b)
+{
+    txc_heap_t* E = &b->hb.heap;
+    b->hb.hdr.word = (uint64_t)(uintptr_t)&E->self;
+    b->hb.hdr.size = 0;
+    heap_init(E, NULL, HF_EXC);
+    struct txc__node* n = &b->node;
+    n->dtor = NULL;
+    n->ptr = &b->x;
+    n->chunk = NULL;
+    n->size = 0;
+    n->flags = 0;
+    heap_link(E, n);
+    b->hdr.word = (uint64_t)(uintptr_t)n;
+}
+
+/* A new ready block (malloc) for a message of msg_size bytes (NUL
+ * included), of the cached size if it fits; NULL when memory cannot be had. */
+static struct exc_block* exc_block_new(size_t msg_size)
+{
+    struct exc_block* b;
+    if (msg_size <= EXC_MSG_CAP)
+        b = sys_malloc(EXC_BLOCK_SIZE);
+    else if (msg_size > SIZE_MAX - offsetof(struct exc_block, msg))
+        b = NULL;
+    else
+        b = sys_malloc(offsetof(struct exc_block, msg) + msg_size);
+    if (b)
+        exc_block_ready(b);
+    return b;
+}
+
+/* A ready block for a message of msg_size bytes: the thread's cache first. */
+static inline __attribute__((always_inline)) struct exc_block* exc_block_get(size_t msg_size)
+{
+    struct exc_block* b = exc_cache;
+    if (LIKELY(b && msg_size <= EXC_MSG_CAP)) {
+        exc_cache = (struct exc_block*)b->hb.heap.self.next;
+        exc_ncache--;
+        return b;
+    }
+    return exc_block_new(msg_size);
+}
+
+static inline __attribute__((always_inline)) void exc_block_put(struct exc_block* b, size_t msg_size)
+{
+    if (msg_size <= EXC_MSG_CAP && exc_ncache < EXC_CACHE) {
+        b->hb.heap.self.next = (struct txc__node*)exc_cache;
+        exc_cache = b;
+        exc_ncache++;
+    } else {
+        free(b);
+    }
+}
+
+void exc_block_free(struct heap_block* hb)
+{
+    struct exc_block* b = (struct exc_block*)hb;
+    size_t msg_size = b->node.size - sizeof b->x;
+    exc_block_ready(b);
+    exc_block_put(b, msg_size);
+}
+
+void exc_cache_drain(void)
+{
+    while (exc_cache) {
+        struct exc_block* b = exc_cache;
+        exc_cache = (struct exc_block*)b->hb.heap.self.next;
+        free(b);
+    }
+    exc_ncache = 0;
+}
+
 void exc_thread_done(void)
 {
     if (txc__ts.nomem)
@@ -63,14 +169,18 @@ bool exc_is_static(const txc_exception_t* e)
     return txc__ts.nomem && e == &txc__ts.nomem->pub;
 }
 
-TXC_API bool txc_exception_is(const txc_exception_t* e, const txc_exception_type_t* t)
+/* txc_exception_is for the library's own use: no PLT call. */
+static inline bool exc_type_is(const txc_exception_type_t* x, const txc_exception_type_t* t)
 {
-    if (!e || !t)
-        return false;
-    for (const txc_exception_type_t* x = e->type; x; x = x->parent)
+    for (; x; x = x->parent)
         if (x == t)
             return true;
     return false;
+}
+
+TXC_API bool txc_exception_is(const txc_exception_t* e, const txc_exception_type_t* t)
+{
+    return e && t && exc_type_is(e->type, t);
 }
 
 /* ---- building exceptions ---- */
@@ -121,52 +231,105 @@ static txc_exception_t* exc_nomem_plain(const char* file, int line, const char* 
     return exc_static_fmt(txc_exception_nomem, file, line, func, "%s", "out of memory while throwing an exception");
 }
 
+/* The object in block b, on the heap of the block, for a message of
+ * msg_size bytes already in b->msg. */
+static txc_exception_t* exc_block_init(struct exc_block* b, size_t msg_size, const txc_exception_type_t* type,
+                                       const char* file, int line, const char* func, int errnum)
+{
+    txc_heap_t* E = &b->hb.heap;
+    assert(E->head == &b->node && E->tail == &b->node && E->allocs == 1 && !E->chunk && !b->node.dtor &&
+           !E->self.dtor && b->node.heap == E);
+    E->self.heap = NULL; /* no parent until caught */
+    E->self.next = NULL; /* was the cache's link */
+    b->hb.hdr.tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_OWNBLOCK;
+    size_t size = sizeof b->x + msg_size;
+    b->node.size = size;
+    E->bytes = size;
+    b->hdr.size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+    b->hdr.tag = TAG_LIVE | TF_TRACKED | TF_EXC;
+    txc_exception_t* e = &b->x.pub;
+    fill(e, type, file, line, func);
+    e->message = b->msg;
+    e->errnum = errnum >= 0 ? errnum : 0;
+    e->heap = E;
+    b->x.nframes = 0;
+    return e;
+}
+
+/* An exception on a new heap of its own, its message formatted from fmt
+ * and followed by ": " etext if etext is not NULL; NULL when memory cannot
+ * be had. */
+static txc_exception_t* exc_new_text(const txc_exception_type_t* type, const char* file, int line,
+                                     const char* func, int errnum, const char* etext, const char* fmt,
+                                     va_list ap)
+{
+    size_t elen = etext ? strlen(etext) + 2 : 0;
+    const char* pct = strchrnul(fmt, '%');
+    struct exc_block* b;
+    size_t n;
+    if (!*pct) { /* most messages: nothing to format */
+        n = (size_t)(pct - fmt);
+        if (!(b = exc_block_get(n + elen + 1)))
+            return NULL;
+        memcpy(b->msg, fmt, n);
+    } else { /* formatted straight into a block; a longer message needs a second pass */
+        if (!(b = exc_block_get(1)))
+            return NULL;
+        va_list ap2;
+        va_copy(ap2, ap);
+        int r = vsnprintf(b->msg, EXC_MSG_CAP, fmt, ap2);
+        va_end(ap2);
+        n = r < 0 ? 0 : (size_t)r;
+        if (n + elen + 1 > EXC_MSG_CAP) {
+            struct exc_block* big = exc_block_get(n + elen + 1);
+            exc_block_put(b, 1);
+            if (!big)
+                return NULL;
+            b = big;
+            vsnprintf(b->msg, n + 1, fmt, ap);
+        }
+    }
+    if (etext) {
+        memcpy(b->msg + n, ": ", 2);
+        memcpy(b->msg + n + 2, etext, elen - 2);
+    }
+    b->msg[n + elen] = 0;
+    return exc_block_init(b, n + elen + 1, type, file, line, func, errnum);
+}
+
+/* The same for throw_errno (errnum >= 0): ": " strerror(errnum) appended.
+ * Apart, so that the common throw has no buffer on its stack. */
+static __attribute__((noinline)) txc_exception_t*
+exc_new_errno(const txc_exception_type_t* type, const char* file, int line, const char* func, int errnum,
+              const char* fmt, va_list ap)
+{
+    char ebuf[128];
+    return exc_new_text(type, file, line, func, errnum, errno_text(errnum, ebuf, sizeof ebuf), fmt, ap);
+}
+
+/* The same when fmt is a string literal without '%' (TXC__LITERAL): it is
+ * the message, for as long as the program runs. */
+static txc_exception_t* exc_new_literal(const txc_exception_type_t* type, const char* file, int line,
+                                        const char* func, const char* fmt)
+{
+    struct exc_block* b = exc_block_get(1);
+    if (!b)
+        return NULL;
+    b->msg[0] = 0;
+    txc_exception_t* e = exc_block_init(b, 1, type, file, line, func, -1);
+    e->message = fmt;
+    return e;
+}
+
 /* An exception on a new heap of its own; NULL when memory cannot be had. */
 static txc_exception_t* exc_new(const txc_exception_type_t* type, const char* file, int line,
                                 const char* func, int errnum, const char* fmt, va_list ap)
 {
-    char small[256], ebuf[128];
-    int n;
-    bool plain = !strchr(fmt, '%'); /* most messages: no formatting needed */
-    if (plain) {
-        n = (int)strlen(fmt);
-    } else {
-        va_list ap2;
-        va_copy(ap2, ap);
-        n = vsnprintf(small, sizeof small, fmt, ap2);
-        va_end(ap2);
-        if (n < 0)
-            n = 0, small[0] = 0;
-    }
-    const char* etext = errnum >= 0 ? errno_text(errnum, ebuf, sizeof ebuf) : NULL;
-    size_t elen = etext ? strlen(etext) + 2 : 0;
-    txc_heap_t* E = heap_block_new(NULL, HF_EXC);
-    if (!E)
-        return NULL;
-    /* the object and its message in one allocation */
-    struct exc_full* x = heap_alloc_try(E, sizeof *x + (size_t)n + elen + 1, 0);
-    if (!x) {
-        heap_destroy(E);
-        return NULL;
-    }
-    char* msg = (char*)(x + 1);
-    if (plain)
-        memcpy(msg, fmt, (size_t)n + 1);
-    else if ((size_t)n < sizeof small)
-        memcpy(msg, small, (size_t)n + 1);
-    else
-        vsnprintf(msg, (size_t)n + 1, fmt, ap);
-    if (etext) {
-        memcpy(msg + n, ": ", 2);
-        memcpy(msg + n + 2, etext, elen - 1);
-    }
-    fill(&x->pub, type, file, line, func);
-    x->pub.message = msg;
-    x->pub.errnum = errnum >= 0 ? errnum : 0;
-    x->pub.heap = E;
-    x->nframes = 0;
-    hdr_of(x)->tag |= TF_EXC;
-    return &x->pub;
+    if (errnum == TXC__LITERAL)
+        return exc_new_literal(type, file, line, func, fmt);
+    if (errnum >= 0)
+        return exc_new_errno(type, file, line, func, errnum, fmt, ap);
+    return exc_new_text(type, file, line, func, errnum, NULL, fmt, ap);
 }
 
 static txc_exception_t* exc_new_fmt(const txc_exception_type_t* type, const char* file, int line,
@@ -219,9 +382,44 @@ static void exc_nest(txc_exception_t* e, txc_exception_t* cause)
 
 static void exc_attach(txc_exception_t* e, txc_heap_t* h)
 {
-    global_lock(h);
-    heap_link(h, &e->heap->self);
-    global_unlock(h);
+    if (UNLIKELY(h->flags & HF_GLOBAL)) {
+        global_lock(h);
+        heap_link(h, &e->heap->self);
+        global_unlock(h);
+    } else {
+        heap_link(h, &e->heap->self);
+    }
+}
+
+/* txc_free(e) when e's heap holds e alone (no cause, data, destructor or
+ * anything else on it, nothing below it) and is not used by a running
+ * block, outside any transaction: unlink the heap from its owner and take
+ * the block back, without the general walk of heap_clear.  False: not such
+ * a case, nothing done. */
+bool exc_free_fast(txc_exception_t* e)
+{
+    txc_heap_t* E = e->heap;
+    struct exc_block* b = (struct exc_block*)((char*)E - offsetof(struct exc_block, hb.heap));
+    txc_heap_t* owner = E->self.heap;
+    if (E->head != &b->node || E->tail != &b->node || E->allocs != 1 || E->chunk || b->node.dtor ||
+        E->self.dtor || (E->self.flags & NF_DYING) || !owner || (owner->flags & HF_GLOBAL) || txc__ctx.txn)
+        return false;
+    /* With nothing below E (its one allocation is e), heap_in_use(E) comes to
+     * this: E current, or the target of a switch_heap, or current when a
+     * running block was entered. */
+    if (txc__ctx.current == E)
+        return false;
+    for (struct txc__frame* f = txc__ctx.top; f; f = f->prev)
+        if (f->saved == E || (f->kind == TXC__F_SWITCH && ((struct txc__switch_heap*)f)->heap == E))
+            return false;
+    heap_unlink(&E->self);
+#ifdef TXC_DEBUG
+    poison(&b->x, 0xfe, b->node.size);
+#endif
+    *(volatile uint32_t*)&b->hdr.tag = TAG_DEAD;
+    *(volatile uint32_t*)&b->hb.hdr.tag = TAG_DEAD;
+    exc_block_put(b, b->node.size - sizeof b->x);
+    return true;
 }
 
 static void exc_discard(txc_exception_t* e)
@@ -258,9 +456,25 @@ static __attribute__((noreturn)) void exc_uncaught(txc_exception_t* e)
 
 /* ---- try ---- */
 
+static unsigned try_stage(const struct txc__try* t)
+{
+    return t->state & TXC__T_STAGE;
+}
+
+static void try_set_stage(struct txc__try* t, unsigned stage)
+{
+    t->state = (t->state & ~(unsigned)TXC__T_STAGE) | stage;
+}
+
+/* In its body or a catch block, with a finally to run on the way out. */
+static bool try_has_finally_to_run(const struct txc__try* t)
+{
+    return (try_stage(t) == TXC__T_BODY || try_stage(t) == TXC__T_CATCH) && (t->state & TXC__T_HAS_FINALLY);
+}
+
 static bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
 {
-    if (t->ntypes > TXC__MAX_CATCH)
+    if (t->state & TXC__T_MANY)
         return true; /* types not all recorded: stop here and let the catches decide */
     for (unsigned i = 0; i < t->ntypes; i++)
         for (const txc_exception_type_t* x = e->type; x; x = x->parent) /* txc_exception_is, without the PLT */
@@ -269,43 +483,34 @@ static bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
     return false;
 }
 
-TXC_API bool txc__try_match(struct txc__try* t, const txc_exception_type_t* type)
-{
-    if (!txc_exception_is(t->exc, type))
-        return false;
-    t->caught = 1;
-    t->once = 1;
-    return true;
-}
-
-/* The steps after the body that the inline txc__try_next leaves here: after
- * a body with a finally, after a catch, after a finally. */
+/* The steps between passes that the inline txc__try_next leaves here: the
+ * pass the unwinder jumped to, the body after a collect pass that found a
+ * finally, and what follows a body with a finally, a catch, a finally. */
 TXC_API bool txc__try_next_slow(struct txc__try* t)
 {
-    switch (t->stage) {
-    case TXC__T_BODY:
-        break;
-    case TXC__T_CATCH:
-        if (!t->caught) { /* only when more types than were recorded */
-            exc_detach(t->exc);
-            t->pending = 1;
-        }
-        break;
-    default:
-        t->stage = TXC__T_DONE;
-        goto done;
-    }
-    if (t->has_finally) {
-        t->stage = TXC__T_FINALLY;
-        t->once = 0;
+    if (t->state & TXC__T_ARRIVED) {
+        t->state &= ~(unsigned)TXC__T_ARRIVED;
         return true;
     }
-    t->stage = TXC__T_DONE;
-done:
-    if (t->pending) {
+    unsigned stage = try_stage(t);
+    if (stage == TXC__T_COLLECT) {
+        try_set_stage(t, TXC__T_BODY);
+        return true;
+    }
+    if (stage == TXC__T_CATCH && !(t->state & TXC__T_CAUGHT)) {
+        /* only when more types than were recorded */
+        exc_detach(t->exc);
+        t->state |= TXC__T_PENDING;
+    }
+    if (try_has_finally_to_run(t)) {
+        try_set_stage(t, TXC__T_FINALLY);
+        return true;
+    }
+    try_set_stage(t, TXC__T_DONE);
+    if (t->state & TXC__T_PENDING) {
         txc_exception_t* e = t->exc;
         t->exc = NULL;
-        t->pending = 0;
+        t->state &= ~(unsigned)TXC__T_PENDING;
         txc__ctx.top = t->f.prev;
         exc_propagate(e);
     }
@@ -314,7 +519,7 @@ done:
 
 TXC_API void txc__try_left_badly(struct txc__try* t)
 {
-    txc__fatal("try statement with finally at %s:%d left by return or goto", t->file, t->line);
+    txc__fatal("try statement whose finally is at %s left by return or goto", t->where);
 }
 
 /* ---- throwing ---- */
@@ -337,7 +542,7 @@ void run_guarded(void (*fn)(void*), void* arg, const char* what)
 void exc_propagate(txc_exception_t* e)
 {
     struct txc__ctx* c = ctx_get();
-    if (txc_exception_is(e, txc_exception_fatal)) /* and any type below it */
+    if (exc_type_is(e->type, txc_exception_fatal)) /* and any type below it */
         exc_uncaught(e);
 
     /* Phase 1: is there a try that catches it, before any barrier?  Finally
@@ -345,23 +550,29 @@ void exc_propagate(txc_exception_t* e)
      * caught); only with none in the way does an uncaught exception go to the
      * handler right here, with nothing unwound. */
     struct txc__try* target = NULL;
-    bool finally_first = false;
+    bool finally_first = false, txn_seen = false;
     struct txc__frame* f;
-    for (f = c->top; f && f->kind != TXC__F_BARRIER; f = f->prev) {
-        if (f->kind != TXC__F_TRY)
+    for (f = c->top; f; f = f->prev) {
+        if (f->kind == TXC__F_SUB) /* most frames: nothing to decide */
             continue;
+        if (f->kind == TXC__F_BARRIER)
+            break;
+        if (f->kind != TXC__F_TRY) {
+            txn_seen |= f->kind == TXC__F_TXN;
+            continue;
+        }
         struct txc__try* t = (struct txc__try*)f;
-        if (t->stage == TXC__T_BODY && try_would_catch(t, e)) {
+        if (try_stage(t) == TXC__T_BODY && try_would_catch(t, e)) {
             target = t;
             break;
         }
-        if ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally)
+        if (try_has_finally_to_run(t))
             finally_first = true;
-        if (t->stage == TXC__T_FINALLY && t->pending && !finally_first) {
+        if (try_stage(t) == TXC__T_FINALLY && (t->state & TXC__T_PENDING) && !finally_first) {
             /* thrown in a finally while another passes: keep that one */
             txc_exception_t* passing = t->exc;
             t->exc = NULL;
-            t->pending = 0;
+            t->state &= ~(unsigned)TXC__T_PENDING;
             if (!e->cause && !exc_is_static(e))
                 exc_nest(e, passing);
             else if (!exc_is_static(passing))
@@ -382,46 +593,46 @@ void exc_propagate(txc_exception_t* e)
         exc_backtrace((struct exc_full*)e); /* may end uncaught after the finally blocks */
 
     /* Phase 2: unwind to the first try that catches or has a finally.  The
-     * transactions on the way replay their undo logs first, newest first,
-     * before any frame is popped and any memory freed. */
-    for (f = c->top; f; f = f->prev) {
+     * transactions on the way (phase 1 saw them) replay their undo logs
+     * first, newest first, before any frame is popped and any memory freed. */
+    for (f = txn_seen ? c->top : NULL; f; f = f->prev) {
         if (f->kind == TXC__F_TXN)
             txn_undo(f);
         if (f->kind == TXC__F_TRY) {
             struct txc__try* t = (struct txc__try*)f;
             /* With no finally in the way, phase 1 found where to stop. */
             if (!finally_first ? t == target
-                               : (t->stage == TXC__T_BODY && try_would_catch(t, e)) ||
-                                     ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally))
+                               : (try_stage(t) == TXC__T_BODY && try_would_catch(t, e)) || try_has_finally_to_run(t))
                 break;
         }
     }
     struct txc__try* t;
     for (;;) {
         f = c->top;
+        if (f->kind == TXC__F_SUB) { /* most frames: the sub heap's exit, inline */
+            txc__sub_heap_leave((struct txc__sub_heap*)f);
+            continue;
+        }
         if (f->kind != TXC__F_TRY) {
             frame_unwind_one(f);
             continue;
         }
         t = (struct txc__try*)f;
-        if (!finally_first ? t == target : t->stage == TXC__T_BODY && try_would_catch(t, e)) {
-            t->stage = TXC__T_CATCH;
-            t->caught = 0;
-            if (exc_is_static(e))
+        if (!finally_first ? t == target : try_stage(t) == TXC__T_BODY && try_would_catch(t, e)) {
+            t->state = (t->state & (TXC__T_HAS_FINALLY | TXC__T_MANY)) | TXC__T_CATCH | TXC__T_ARRIVED;
+            if (!e->heap) /* the per-thread exception_nomem */
                 e = exc_materialize(e);
             if (e->heap)
                 exc_attach(e, t->f.saved);
             break;
         }
-        if ((t->stage == TXC__T_BODY || t->stage == TXC__T_CATCH) && t->has_finally) {
-            t->stage = TXC__T_FINALLY;
-            t->pending = 1;
+        if (try_has_finally_to_run(t)) {
+            t->state = (t->state & (TXC__T_HAS_FINALLY | TXC__T_MANY)) | TXC__T_FINALLY | TXC__T_PENDING | TXC__T_ARRIVED;
             break;
         }
         c->top = f->prev;
     }
     t->exc = e;
-    t->once = 0;
     c->current = t->f.saved;
     _longjmp(t->jb, 1);
 }
@@ -445,30 +656,22 @@ TXC_API void txc__throw(const txc_exception_type_t* type, const char* file, int 
             THROW_ARG("throw_data: a root heap cannot be moved onto an exception");
     }
     va_list ap;
-    txc_exception_t* e = NULL;
-    if (type != txc_exception_nomem) {
-        va_start(ap, fmt);
-        e = exc_new(type, file, line, func, errnum, fmt, ap);
-        va_end(ap);
-        if (!e)
+    va_start(ap, fmt);
+    txc_exception_t* e = type != txc_exception_nomem ? exc_new(type, file, line, func, errnum, fmt, ap)
+                                                     : exc_static(type, file, line, func, fmt, ap);
+    va_end(ap);
+    if (!e)
+        e = exc_nomem_plain(file, line, func);
+    if (e->heap && cause)
+        exc_nest(e, cause);
+    if (e->heap && data) {
+        struct txc__node* spare = sys_malloc(sizeof *spare);
+        if (spare || (hdr_of(data)->tag & TF_TRACKED)) {
+            heap_move_nocheck(hdr_of(data), e->heap, spare);
+            e->data = data;
+        } else {
+            exc_discard(e);
             e = exc_nomem_plain(file, line, func);
-    } else {
-        va_start(ap, fmt);
-        e = exc_static(type, file, line, func, fmt, ap);
-        va_end(ap);
-    }
-    if (!exc_is_static(e)) {
-        if (cause)
-            exc_nest(e, cause);
-        if (data) {
-            struct txc__node* spare = sys_malloc(sizeof *spare);
-            if (spare || (hdr_of(data)->tag & TF_TRACKED)) {
-                heap_move_nocheck(hdr_of(data), e->heap, spare);
-                e->data = data;
-            } else {
-                exc_discard(e);
-                e = exc_nomem_plain(file, line, func);
-            }
         }
     }
     exc_propagate(e);

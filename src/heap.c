@@ -135,6 +135,10 @@ static void heap_insert_ordered(txc_heap_t* h, struct txc__node* n)
 
 static void block_free(struct heap_block* b)
 {
+    if (b->heap.flags & HF_EXC) { /* exceptions keep their blocks apart */
+        exc_block_free(b);
+        return;
+    }
     struct tstate* ts = &txc__ts;
     if (ts->nblocks < BLOCK_CACHE) {
         b->heap.self.next = (struct txc__node*)ts->blocks;
@@ -147,6 +151,7 @@ static void block_free(struct heap_block* b)
 
 void block_cache_drain(void)
 {
+    exc_cache_drain();
     struct tstate* ts = &txc__ts;
     while (ts->blocks) {
         struct heap_block* b = ts->blocks;
@@ -330,7 +335,7 @@ void heap_destroy(txc_heap_t* h)
 }
 
 /* Is h, or a heap below it, used by a running block of this thread? */
-static bool heap_in_use(const txc_heap_t* h)
+bool heap_in_use(const txc_heap_t* h)
 {
     if (heap_within(txc__ctx.current, h))
         return true;
@@ -377,7 +382,7 @@ void heap_free(void* p, bool may_defer)
         return;
     struct txc__hdr* hd = check_ptr(p, "txc_free");
     if (hd->tag & TF_EXC) {
-        if (!((txc_exception_t*)p)->heap)
+        if (!((txc_exception_t*)p)->heap || exc_free_fast(p))
             return;
         hd = exc_target(hd, &p, "txc_free");
     }

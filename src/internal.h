@@ -217,6 +217,7 @@ HIDDEN void merge_mark(struct merge_mark* m, const txc_heap_t* src, txc_heap_t* 
 HIDDEN void heap_unmerge(const struct merge_mark* m);
 HIDDEN void heap_free(void* p, bool may_defer);
 HIDDEN bool heap_within(const txc_heap_t* h, const txc_heap_t* ancestor);
+HIDDEN bool heap_in_use(const txc_heap_t* h); /* by a running block of this thread */
 HIDDEN txc_heap_t* frame_heap_of(struct txc__frame* f); /* a block's own heap, or NULL */
 HIDDEN uint64_t hdr_seq(const struct txc__hdr* hd);
 HIDDEN struct txc__hdr* check_ptr(const void* p, const char* who);
@@ -269,6 +270,9 @@ HIDDEN bool exc_is_static(const txc_exception_t* e);
 HIDDEN void exc_backtrace(struct exc_full* x);
 HIDDEN void exc_default_handler(const txc_exception_t* e);
 HIDDEN void exc_thread_init(void);
+HIDDEN void exc_block_free(struct heap_block* hb); /* an exception heap's block (HF_EXC) */
+HIDDEN void exc_cache_drain(void);                /* the thread's cached exception blocks */
+HIDDEN bool exc_free_fast(txc_exception_t* e);     /* txc_free(e) in the common case; false: not done */
 HIDDEN __attribute__((noreturn)) void exc_propagate(txc_exception_t* e);
 HIDDEN void run_guarded(void (*fn)(void*), void* arg, const char* what);
 

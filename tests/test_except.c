@@ -133,6 +133,46 @@ static void many_catch_clauses(void** state)
     assert_int_equal(outer, 1);
 }
 
+/* More catch clauses than the try records (TXC__MAX_CATCH), with a finally:
+ * the unwinder stops at the try and lets the catches decide; the finally
+ * runs whether one of them takes the exception or none does. */
+static void many_catch_clauses_with_finally(void** state)
+{
+    (void)state;
+    volatile int which = 0, fin = 0, outer = 0;
+    for (volatile int round = 0; round < 2; round++) {
+        try {
+            try {
+                if (round == 0)
+                    throw(my_error, "late");
+                throw(other_error, "none");
+            } catch (exception_arg, e) {
+                which = 1;
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_arg, e) {
+            } catch (exception_nomem, e) {
+                which = 9;
+            } catch (exception_io, e) {
+                which = 10;
+                assert_string_equal(e->message, "late");
+            } finally {
+                fin++;
+            }
+        } catch (other_error, e) {
+            outer++;
+            assert_string_equal(e->message, "none");
+        }
+    }
+    assert_int_equal(which, 10);
+    assert_int_equal(fin, 2);
+    assert_int_equal(outer, 1);
+}
+
 /* ---- finally ---- */
 
 static void finally_runs_on_all_three_paths(void** state)
@@ -260,8 +300,8 @@ out:
 static void leaving_try_with_finally_by_return_is_fatal(void** state)
 {
     (void)state;
-    expect_abort(leave_finally_by_return, "exception_fatal", "test_except.c:", "return or goto", NULL);
-    expect_abort(leave_finally_by_goto, "exception_fatal", "test_except.c:", "return or goto", NULL);
+    expect_abort(leave_finally_by_return, "exception_fatal", "test_except.c:", "finally is at", "return or goto", NULL);
+    expect_abort(leave_finally_by_goto, "exception_fatal", "test_except.c:", "finally is at", "return or goto", NULL);
 }
 
 /* ---- unwinding ---- */
@@ -470,6 +510,254 @@ static void caught_exception_belongs_to_try_heap(void** state)
         }
         assert_string_equal(kept->message, "keep me");
         assert_ptr_equal(kept->type, exception_io);
+    }
+}
+
+/* Messages of every size: the object, its message and its heap share one
+ * block up to a few hundred bytes; a longer message gets a block of its own
+ * size.  Plain messages (no %) and formatted ones take different paths. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-security"
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void throw_plain(const char* msg) { throw(my_error, msg); }
+#pragma GCC diagnostic pop
+
+static void fill_letters(char* buf, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        buf[k] = (char)('a' + k % 26);
+    buf[n] = 0;
+}
+
+static void messages_of_every_length(void** state)
+{
+    (void)state;
+    static const size_t lens[] = {0, 1, 15, 255, 256, 257, 380, 400, 410, 415, 416, 417, 420, 500, 1023, 1024, 5000, 70000};
+    char* buf = malloc(70001);
+    assert_non_null(buf);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t n = lens[i];
+        fill_letters(buf, n);
+        for (volatile int how = 0; how < 3; how++) {
+            volatile int caught = 0;
+            sub_heap {
+                txc_heap_t* h = txc_heap_current();
+                try {
+                    if (how == 0)
+                        throw_plain(buf);
+                    else if (how == 1)
+                        throw(my_error, "%s", buf);
+                    errno = ENOENT;
+                    throw_errno(my_error, "%s", buf);
+                } catch (my_error, e) {
+                    caught = 1;
+                    if (how < 2) {
+                        assert_int_equal(strlen(e->message), n);
+                        assert_memory_equal(e->message, buf, n + 1);
+                        if (n) { /* a copy: the buffer may change */
+                            buf[0] = '#';
+                            assert_int_equal(e->message[0], 'a');
+                            buf[0] = 'a';
+                        }
+                    } else {
+                        char want[128];
+                        snprintf(want, sizeof want, ": %s", strerror(ENOENT));
+                        assert_int_equal(strlen(e->message), n + strlen(want));
+                        assert_memory_equal(e->message, buf, n);
+                        assert_string_equal(e->message + n, want);
+                        assert_int_equal(e->errnum, ENOENT);
+                    }
+                    assert_ptr_equal(txc_heap_of(e), e->heap);
+                    assert_ptr_equal(txc_heap_parent(e->heap), h);
+                    txc_heap_stats_t st = stats_of(e->heap);
+                    assert_int_equal(st.allocs, 1); /* e, with its message */
+                    assert_true(st.bytes > strlen(e->message));
+                    assert_int_equal(stats_of(h).allocs, 1); /* e's heap */
+                    if (n % 2)
+                        txc_free(e);
+                }
+                assert_int_equal(caught, 1);
+                assert_int_equal(stats_of(h).allocs, n % 2 ? 0 : 1);
+            }
+        }
+    }
+    free(buf);
+}
+
+/* A format that is a string literal without % is the message itself: the
+ * exception is the same as for any other message. */
+static void literal_messages(void** state)
+{
+    (void)state;
+    static const char* const named = "a named literal";
+    volatile int caught = 0;
+    sub_heap {
+        txc_heap_t* volatile h = txc_heap_current();
+        try {
+            throw(my_error, "just a literal");
+        } catch (my_error, e) {
+            caught++;
+            assert_string_equal(e->message, "just a literal");
+            assert_int_equal(e->errnum, 0);
+            assert_ptr_equal(txc_heap_of(e), e->heap);
+            assert_int_equal(stats_of(e->heap).allocs, 1);
+            char* d = txc_exception_describe(e);
+            assert_non_null(strstr(d, "my_error: just a literal"));
+            txc_free(d);
+            try {
+                throw_fwd(other_error, e, "forwarded");
+            } catch (other_error, f) {
+                caught++;
+                assert_string_equal(f->message, "forwarded");
+                assert_string_equal(f->cause->message, "just a literal");
+                txc_free(f);
+            }
+        }
+        try {
+            throw_data(my_error, txc_strdup("payload"), "with data, literal");
+        } catch (my_error, e) {
+            caught++;
+            assert_string_equal(e->message, "with data, literal");
+            assert_string_equal(e->data, "payload");
+            txc_free(e);
+        }
+        try {
+            throw(my_error, named);
+        } catch (my_error, e) {
+            caught++;
+            assert_string_equal(e->message, "a named literal");
+            txc_free(e);
+        }
+        try {
+            throw(my_error, "100%% sure");
+        } catch (my_error, e) {
+            caught++;
+            assert_string_equal(e->message, "100% sure");
+            txc_free(e);
+        }
+        assert_int_equal(stats_of(h).total_allocs, 0);
+    }
+    assert_int_equal(caught, 5);
+}
+
+static int dtor_runs;
+static void count_dtor(void* p)
+{
+    (void)p;
+    dtor_runs++;
+}
+
+/* A caught exception is its heap: freeing it frees what is on that heap
+ * too (destructors run), and it is refused while a block uses that heap. */
+static void freeing_a_caught_exception_frees_its_heap(void** state)
+{
+    (void)state;
+    dtor_runs = 0;
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        txc_exception_t* volatile kept[5] = {NULL};
+        for (volatile int i = 0; i < 5; i++) {
+            try {
+                throw(my_error, "e%d", i);
+            } catch (my_error, e) {
+                kept[i] = e;
+            }
+        }
+        assert_int_equal(stats_of(h).allocs, 5);
+        txc_set_destructor(kept[0], count_dtor); /* on the object */
+        txc_set_destructor(kept[1]->heap, count_dtor); /* on its heap */
+        switch_heap(kept[2]->heap) { /* something more on its heap */
+            int* x = txc_alloc(sizeof *x);
+            txc_set_destructor(x, count_dtor);
+            txc_alloc(100);
+        }
+        volatile int refused = 0;
+        switch_heap(kept[3]->heap) {
+            try {
+                txc_free(kept[3]); /* its heap is current */
+            } catch (exception_arg, e) {
+                refused++;
+            }
+            sub_heap {
+                try {
+                    txc_free(kept[3]); /* a block runs on it */
+                } catch (exception_arg, e) {
+                    refused++;
+                }
+            }
+        }
+        assert_int_equal(refused, 2);
+        for (int i = 0; i < 5; i++)
+            txc_free(kept[i]);
+        assert_int_equal(dtor_runs, 3);
+        assert_int_equal(stats_of(h).allocs, 0);
+        assert_int_equal(stats_of(h).bytes, 0);
+    }
+}
+
+/* Causes nest: each heap below the one of the exception that forwards it.
+ * Freeing the outermost frees them all; a cause freed first leaves the
+ * others intact. */
+static void nested_causes_are_freed_with_the_outermost(void** state)
+{
+    (void)state;
+    for (volatile int free_cause_first = 0; free_cause_first < 2; free_cause_first++) {
+        sub_heap {
+            txc_heap_t* volatile h = txc_heap_current();
+            txc_exception_t* volatile top = NULL;
+            try {
+                try {
+                    try {
+                        throw(exception_io, "one");
+                    } catch (exception_io, e) {
+                        throw_fwd(my_error, e, "two");
+                    }
+                } catch (my_error, e) {
+                    throw_fwd(other_error, e, "three %d", 3);
+                }
+            } catch (other_error, e) {
+                top = e;
+            }
+            assert_string_equal(top->message, "three 3");
+            assert_string_equal(top->cause->message, "two");
+            assert_string_equal(top->cause->cause->message, "one");
+            assert_ptr_equal(txc_heap_parent(top->cause->cause->heap), top->cause->heap);
+            assert_int_equal(stats_of(h).allocs, 1);
+            assert_int_equal(stats_of(top->heap).total_allocs, 5); /* three objects, two heaps below */
+            if (free_cause_first) {
+                txc_free(top->cause->cause);
+                assert_int_equal(stats_of(top->heap).total_allocs, 3);
+                assert_string_equal(top->cause->message, "two");
+            }
+            txc_free(top);
+            assert_int_equal(stats_of(h).total_allocs, 0);
+        }
+    }
+}
+
+/* A caught exception moves as a whole, to the parent or anywhere. */
+static void caught_exception_can_be_escaped_and_imported(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* volatile outer = txc_heap_current();
+        txc_heap_t* volatile other = txc_heap_new();
+        txc_exception_t* volatile kept = NULL;
+        sub_heap {
+            try {
+                throw(my_error, "moving");
+            } catch (my_error, e) {
+                kept = e;
+            }
+            escape(kept);
+        }
+        assert_ptr_equal(txc_heap_parent(kept->heap), outer);
+        switch_heap(other) { import(kept); }
+        assert_ptr_equal(txc_heap_parent(kept->heap), other);
+        assert_string_equal(kept->message, "moving");
+        assert_int_equal(stats_of(other).allocs, 1);
+        txc_free(other);
+        assert_int_equal(stats_of(outer).total_allocs, 0);
     }
 }
 
@@ -774,6 +1062,7 @@ int main(void)
         TEST(exception_any_catches_everything_catchable),
         TEST(non_matching_catch_lets_it_through),
         TEST(many_catch_clauses),
+        TEST(many_catch_clauses_with_finally),
         TEST(finally_runs_on_all_three_paths),
         TEST(break_and_continue_end_blocks_not_loops),
         TEST(return_from_try_without_finally_pops_it),
@@ -786,6 +1075,11 @@ int main(void)
         TEST(passing_exception_leaks_nothing),
         TEST(thousands_of_throws_keep_memory_flat),
         TEST(caught_exception_belongs_to_try_heap),
+        TEST(messages_of_every_length),
+        TEST(literal_messages),
+        TEST(freeing_a_caught_exception_frees_its_heap),
+        TEST(nested_causes_are_freed_with_the_outermost),
+        TEST(caught_exception_can_be_escaped_and_imported),
         TEST(throw_errno_records_errno),
         TEST(throw_fwd_moves_the_cause),
         TEST(throw_data_moves_the_payload),

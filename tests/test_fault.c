@@ -66,6 +66,16 @@ static void scenario_exceptions(void)
     } catch (scenario_error, e) {
     }
     try {
+        throw(scenario_error, "longer than a cached block: %0600d", 1);
+    } catch (scenario_error, e) {
+        txc_free(e);
+    }
+    try {
+        errno = ENOENT;
+        throw_errno(scenario_error, "no such thing");
+    } catch (scenario_error, e) {
+    }
+    try {
         try {
             throw(exception_io, "passing");
         } finally {

@@ -770,7 +770,7 @@ static void running_sub_heap_cannot_move(void** state)
     (void)state;
     volatile int caught = 0;
     sub_heap {
-        txc_heap_t* running = txc_heap_current();
+        txc_heap_t* volatile running = txc_heap_current(); /* volatile: GCC -O3 -Wclobbered */
         sub_heap {
             try {
                 escape(running);

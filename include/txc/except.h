@@ -31,7 +31,8 @@
  *    enclosing loop or switch.
  *  - return or goto out of a try statement pops it cleanly when it has no
  *    finally.  Leaving a try statement that has a finally by return or goto
- *    is a programming error: exception_fatal, naming the file and line.
+ *    is a programming error: exception_fatal, naming the file and line (of
+ *    the finally block).
  *  - A caught exception (with its message, cause and data) belongs to the
  *    heap that was current when the try statement was entered.  It stays
  *    valid after the try statement until that heap is freed; escape(e),
@@ -48,9 +49,16 @@
  *    memory allows by the time it is caught.
  *  - Each thread has its own try stack; exceptions never cross threads.
  *
- * Costs: try without a throw is one _setjmp (no signal mask) plus a few
- * stores; a throw is one exception heap, one vsnprintf, a walk of the frames
- * and one _longjmp.  A backtrace is taken only for an uncaught exception.
+ * Costs: try without a throw is one _setjmp (no signal mask), about seven
+ * stores (the frame linked; one per catch type and one for the state) and one
+ * test after the body.  A throw is one exception heap (one block holding the
+ * heap, the object and its message, from a per-thread cache: malloc only when
+ * the cache is empty or the message is longer than about 400 bytes), one
+ * vsnprintf only if the format has a '%' (a string literal without one is
+ * the message itself; another string is copied), a walk of the frames and one
+ * _longjmp; catching links the exception's heap to the try's, and txc_free of
+ * a caught exception holding nothing else gives the block back to the cache.
+ * A backtrace is taken only for an uncaught exception.
  */
 #ifndef TXC_EXCEPT_H
 #define TXC_EXCEPT_H
@@ -115,27 +123,41 @@ TXC_API txc_uncaught_handler_t txc_set_uncaught_handler(txc_uncaught_handler_t h
 
 #define TXC__MAX_CATCH 8
 
-enum { TXC__T_COLLECT = 1, TXC__T_BODY, TXC__T_CATCH, TXC__T_FINALLY, TXC__T_DONE };
+/* The state of a try statement: a stage, COLLECT (the catch and finally
+ * macros register themselves; no block runs), BODY, then CATCH or FINALLY
+ * when an exception arrives, then DONE; and flags.  One word, so that the
+ * inline paths read and write it whole. */
+enum {
+    TXC__T_COLLECT = 1,
+    TXC__T_BODY,
+    TXC__T_CATCH,
+    TXC__T_FINALLY,
+    TXC__T_DONE,
+    TXC__T_STAGE = 0xff,
+    TXC__T_HAS_FINALLY = 0x100, /* a finally block follows */
+    TXC__T_MANY = 0x200,        /* more catch types than TXC__MAX_CATCH */
+    TXC__T_ARRIVED = 0x400,     /* the unwinder jumped here; the pass of the stage is to run */
+    TXC__T_CAUGHT = 0x800,      /* a catch block took the exception */
+    TXC__T_PENDING = 0x1000     /* exc propagates on after the finally block */
+};
 
 struct txc__try {
     struct txc__frame f;
-    int stage;
-    unsigned char has_finally, once, caught, pending;
+    unsigned state;
     unsigned ntypes;
     const txc_exception_type_t* types[TXC__MAX_CATCH];
-    txc_exception_t* exc;
-    const char* file;
-    int line;
+    txc_exception_t* exc;   /* set when an exception arrives */
+    const char* where;      /* "file:line" of the finally block, if any */
     jmp_buf jb;
 };
 
 TXC_API bool txc__try_next_slow(struct txc__try* t);
-TXC_API bool txc__try_match(struct txc__try* t, const txc_exception_type_t* type);
 TXC_API __attribute__((noreturn)) void txc__try_left_badly(struct txc__try* t);
 
-/* The fast paths of a try statement that does not throw are inline: a few
- * stores, one _setjmp, and the stage steps below. */
-TXC__INLINE struct txc__try* txc__try_enter(struct txc__try* t, const char* file, int line)
+/* A try statement that does not throw runs inline: the frame linked (three
+ * stores and the context's top), one _setjmp, the collect pass (a store per
+ * catch type, one for the state), the body, one test, the frame unlinked. */
+TXC__INLINE void txc__try_enter(struct txc__try* t)
 {
     struct txc__ctx* c = &txc__ctx;
     if (__builtin_expect(!c->current, 0))
@@ -143,94 +165,146 @@ TXC__INLINE struct txc__try* txc__try_enter(struct txc__try* t, const char* file
     t->f.prev = c->top;
     t->f.saved = c->current;
     t->f.kind = TXC__F_TRY;
-    t->stage = 0;
-    t->has_finally = t->once = t->caught = t->pending = 0;
-    t->ntypes = 0;
-    t->exc = NULL;
-    t->file = file;
-    t->line = line;
     c->top = &t->f;
-    return t;
 }
 
-static inline bool txc__try_next(struct txc__try* t)
+/* After the _setjmp.  When it returned 0 the collect pass comes: the result,
+ * txc__coll, is then 1 + the number of catch types seen so far, carried in
+ * a pointer (the one other type the for statement can declare) that lives
+ * in a register.  The compiler folds the whole pass to a few stores; being
+ * set only after the _setjmp and redefined before each read, it draws no
+ * -Wclobbered warning.  NULL: a later pass (the unwinder jumped here). */
+static inline struct txc__try* txc__try_start(struct txc__try* t, int jumped)
 {
-    switch (t->stage) {
-    case 0:
-        t->stage = TXC__T_COLLECT;
+    if (jumped)
+        return NULL;
+    t->state = TXC__T_COLLECT;
+    t->ntypes = 0;
+    return (struct txc__try*)(uintptr_t)1;
+}
+
+static inline struct txc__try* txc__try_collect(struct txc__try* t, struct txc__try* coll,
+                                                const txc_exception_type_t* type)
+{
+    uintptr_t n = (uintptr_t)coll - 1; /* catch types so far */
+    if (n < TXC__MAX_CATCH) {
+        t->types[n] = type;
+        t->ntypes = (unsigned)n + 1;
+    } else {
+        t->state |= TXC__T_MANY;
+    }
+    return (struct txc__try*)(n + 2);
+}
+
+/* Before each pass: whether there is one, and for which stage.  Inline: the
+ * steps of a try without finally that does not throw, or catches. */
+static inline bool txc__try_next(struct txc__try* t, const struct txc__try* c)
+{
+    if (c) /* the collect pass */
         return true;
-    case TXC__T_COLLECT:
-        t->stage = TXC__T_BODY;
+    unsigned s = t->state;
+    if (s == TXC__T_BODY || s == (TXC__T_CATCH | TXC__T_CAUGHT)) /* after a body or catch, no finally */
+        return false;
+    if (s == TXC__T_COLLECT) { /* after the collect pass, no finally */
+        t->state = TXC__T_BODY;
         return true;
-    case TXC__T_BODY:
-        if (!t->has_finally) {
-            t->stage = TXC__T_DONE;
-            return false;
-        }
-        break;
+    }
+    if (s & TXC__T_ARRIVED) { /* the unwinder jumped here */
+        t->state = s & ~(unsigned)TXC__T_ARRIVED;
+        return true;
     }
     return txc__try_next_slow(t);
 }
 
 TXC__INLINE void txc__try_leave(struct txc__try* t)
 {
-    if (__builtin_expect(t->stage != TXC__T_DONE && t->has_finally, 0))
+    if (__builtin_expect((t->state & TXC__T_HAS_FINALLY) && (t->state & TXC__T_STAGE) != TXC__T_DONE, 0))
         txc__try_left_badly(t);
     txc__ctx.top = t->f.prev;
 }
 
+/* In the catch pass: whether this catch takes the exception (the first
+ * whose type is the exception's or an ancestor of it). */
 static inline bool txc__try_catch(struct txc__try* t, const txc_exception_type_t* type)
 {
-    if (t->stage == TXC__T_COLLECT) {
-        if (t->ntypes < TXC__MAX_CATCH)
-            t->types[t->ntypes] = type;
-        t->ntypes++;
+    if ((t->state & (TXC__T_STAGE | TXC__T_CAUGHT)) != TXC__T_CATCH)
         return false;
-    }
-    return t->stage == TXC__T_CATCH && !t->caught && txc__try_match(t, type);
+    for (const txc_exception_type_t* x = t->exc->type; x; x = x->parent)
+        if (x == type) {
+            t->state |= TXC__T_CAUGHT;
+            return true;
+        }
+    return false;
 }
 
-static inline bool txc__try_finally(struct txc__try* t)
+static inline bool txc__try_finally(struct txc__try* t, const struct txc__try* c, const char* where)
 {
-    if (t->stage == TXC__T_COLLECT) {
-        t->has_finally = 1;
+    if (c) {
+        t->state |= TXC__T_HAS_FINALLY;
+        t->where = where;
         return false;
     }
-    return t->stage == TXC__T_FINALLY && (t->once = 1);
+    return (t->state & TXC__T_STAGE) == TXC__T_FINALLY;
 }
 
-/* errnum < 0: not a throw_errno. */
+/* errnum >= 0: a throw_errno.  TXC__NO_ERRNO: not.  TXC__LITERAL: not, and
+ * fmt is a string literal without '%' (the compiler says so): the message is
+ * fmt itself, nothing to format or copy. */
+#define TXC__NO_ERRNO (-1)
+#define TXC__LITERAL (-2)
 TXC_API __attribute__((noreturn, format(printf, 8, 9))) void
 txc__throw(const txc_exception_type_t* type, const char* file, int line, const char* func,
            int errnum, txc_exception_t* cause, void* data, const char* fmt, ...);
 TXC_API __attribute__((noreturn)) void txc__rethrow(txc_exception_t* e);
 TXC_API __attribute__((noreturn, format(printf, 1, 2))) void txc__fatal(const char* fmt, ...);
 
+#define TXC__STR2(x) #x
+#define TXC__STR(x) TXC__STR2(x)
+
+/* The frame is linked and _setjmp called before the loop, which runs a pass
+ * per stage: first the collect pass (txc__coll set), where the catch and
+ * finally macros register themselves, then the body.  An exception that
+ * this try statement catches, or must run its finally for, comes back from
+ * that _setjmp with the stage set by the unwinder (and ARRIVED): the body is
+ * skipped and the catch and finally macros take over.  The one-pass loops
+ * around each block make break and continue end that block. */
 #define TXC_TRY                                                                  \
     for (struct txc__try txc__try __attribute__((cleanup(txc__try_leave))),       \
-         *txc__tryp __attribute__((unused)) = txc__try_enter(&txc__try, __FILE__, __LINE__); \
-         txc__try_next(&txc__try) &&                                             \
-         (txc__try.stage != TXC__T_BODY || (_setjmp(txc__try.jb), 1));)          \
-        if (txc__try.stage == TXC__T_BODY && (txc__try.once = 1))                \
-            for (; txc__try.once; txc__try.once = 0)
+         *txc__coll = txc__try_start(&txc__try, _setjmp((txc__try_enter(&txc__try), txc__try.jb))); \
+         txc__try_next(&txc__try, txc__coll); txc__coll = NULL)                   \
+        if ((txc__try.state & TXC__T_STAGE) == TXC__T_BODY)                       \
+            for (int txc__once = 1; txc__once; txc__once = 0)
 
 #define TXC_CATCH(T, e)                                                          \
-        else if (txc__try_catch(&txc__try, (T)))                                 \
-            for (txc_exception_t* const e __attribute__((unused)) = txc__try.exc; \
-                 txc__try.once; txc__try.once = 0)
+        else if (txc__coll ? (txc__coll = txc__try_collect(&txc__try, txc__coll, (T)), 0) \
+                               : txc__try_catch(&txc__try, (T)))                 \
+                for (int txc__once = 1; txc__once; txc__once = 0)                \
+                    for (txc_exception_t *const e __attribute__((unused)) = txc__try.exc; \
+                         txc__once; txc__once = 0)
 
 #define TXC_FINALLY                                                              \
-        else if (txc__try_finally(&txc__try))                                    \
-            for (; txc__try.once; txc__try.once = 0)
+        else if (txc__try_finally(&txc__try, txc__coll, __FILE__ ":" TXC__STR(__LINE__))) \
+                for (int txc__once = 1; txc__once; txc__once = 0)
+
+/* TXC__LITERAL when the format (the first of the arguments) is a string
+ * literal without '%', else TXC__NO_ERRNO; the format is not evaluated here
+ * unless it is such a literal. */
+#define TXC__FIRST(f, ...) f
+#define TXC__LITERAL_OR(f, other)                                                    \
+    (__builtin_constant_p(f) && __builtin_constant_p(__builtin_strchr(f, '%')) &&    \
+             !__builtin_strchr(f, '%')                                                \
+         ? TXC__LITERAL                                                              \
+         : (other))
+#define TXC__MSG(...) TXC__LITERAL_OR(TXC__FIRST(__VA_ARGS__, 0), TXC__NO_ERRNO)
 
 #define TXC_THROW(T, ...) \
-    txc__throw((T), __FILE__, __LINE__, __func__, -1, NULL, NULL, __VA_ARGS__)
+    txc__throw((T), __FILE__, __LINE__, __func__, TXC__MSG(__VA_ARGS__), NULL, NULL, __VA_ARGS__)
 #define TXC_THROW_ERRNO(T, ...) \
     txc__throw((T), __FILE__, __LINE__, __func__, errno, NULL, NULL, __VA_ARGS__)
 #define TXC_THROW_FWD(T, cause, ...) \
-    txc__throw((T), __FILE__, __LINE__, __func__, -1, (cause), NULL, __VA_ARGS__)
+    txc__throw((T), __FILE__, __LINE__, __func__, TXC__MSG(__VA_ARGS__), (cause), NULL, __VA_ARGS__)
 #define TXC_THROW_DATA(T, data, ...) \
-    txc__throw((T), __FILE__, __LINE__, __func__, -1, NULL, (data), __VA_ARGS__)
+    txc__throw((T), __FILE__, __LINE__, __func__, TXC__MSG(__VA_ARGS__), NULL, (data), __VA_ARGS__)
 #define TXC_RETHROW(e) txc__rethrow(e)
 
 #if !defined(TXC_NO_SHORT_NAMES) && !defined(__cplusplus)
