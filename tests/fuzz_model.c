@@ -31,9 +31,11 @@
  * 32-byte over-aligned struct) are made on the current heap and changed by
  * more operations: push, pop and peek at either end; append, get, set and
  * resize; insert, replace, read and delete of keys from a fixed set (short
- * and long, some holding NUL, through the plain and the _n forms); misuse
- * (an empty list, an index out of range, a NULL key, the wrong element
- * type) that must be refused with exception_arg and change nothing; and
+ * and long, some holding NUL, through the plain and the _n forms); a
+ * vec_foreach that appends (it sees what it appends) and a dict_foreach
+ * that deletes or replaces the entry it visits; misuse (an empty list, an
+ * index out of range, a NULL key, the wrong element type) that must be
+ * refused with exception_arg and change nothing; and
  * bulk runs of these that make the storage grow and shrink.  The model of a
  * container is an array (a dict's: its keys and values in insertion order,
  * and where dict_read found each value, which must not move).  A container
@@ -1114,9 +1116,10 @@ static size_t key_of(int id, char* buf)
 /* One container operation for do_cont to run on txc (a global, so that
  * what it writes survives a throw). */
 enum { CO_CHECK, CO_PUSH, CO_POP, CO_PEEK, CO_APPEND, CO_SET, CO_GET, CO_RESIZE, CO_INSERT, CO_REPLACE,
-       CO_DELETE, CO_READ, CO_MISUSE };
-static const char* const co_names[] = {"check", "push", "pop", "peek", "append", "set", "get",
-                                       "resize", "insert", "replace", "delete", "read", "misuse"};
+       CO_DELETE, CO_READ, CO_MISUSE, CO_GROW, CO_SWEEP };
+static const char* const co_names[] = {"check",  "push",   "pop",    "peek",   "append", "set",    "get",
+                                       "resize", "insert", "replace", "delete", "read", "misuse", "grow",
+                                       "sweep"};
 
 static struct {
     int c, what;
@@ -1223,6 +1226,13 @@ static void cont_fail_elem(size_t k, long v)
         case CO_RESIZE:                                                                               \
             vec_resize(v, T, cop.i);                                                                  \
             break;                                                                                    \
+        case CO_GROW: /* a foreach that appends sees what it appends */                               \
+            vec_foreach(v, T, i, x) {                                                                 \
+                long xv = VAL(T, x);                                                                  \
+                if ((xv + cop.variant) % 3 == 0 && vec_count(v) < MAX_ELEMS)                          \
+                    vec_append(v, T, mk_##T(xv / 3 + 1));                                             \
+            }                                                                                         \
+            break;                                                                                    \
         case CO_MISUSE: {                                                                             \
             el_m bad = {{0}};                                                                         \
             if (cop.variant == 0)                                                                     \
@@ -1297,6 +1307,18 @@ static void cont_fail_elem(size_t k, long v)
             cop.ptr = p;                                                                              \
             if (p)                                                                                    \
                 cop.out = VAL(T, *p);                                                                 \
+            break;                                                                                    \
+        case CO_SWEEP: /* a foreach that deletes or replaces the entry it visits */                   \
+            dict_foreach_n(d, T, key, klen, x) {                                                      \
+                int id = klen ? (unsigned char)key[0] - 0x30 : 0;                                     \
+                if (id % 3 == cop.variant) {                                                          \
+                    if (!dict_delete_n(d, T, key, klen))                                              \
+                        fuzz_fail("dict %d: sweep could not delete key %d", cop.c, id);               \
+                } else if (id % 3 == (cop.variant + 1) % 3) {                                         \
+                    if (dict_replace_n(d, T, key, klen, mk_##T(VAL(T, x) + 1)))                       \
+                        fuzz_fail("dict %d: sweep added key %d", cop.c, id);                          \
+                }                                                                                     \
+            }                                                                                         \
             break;                                                                                    \
         case CO_MISUSE: {                                                                             \
             el_m bad = {{0}};                                                                         \
@@ -1457,12 +1479,12 @@ static void list_op(int c, unsigned sub, unsigned arg, long v)
 }
 
 /* vec: sub 0 append, 1 set, 2 get, 3 resize to any count, 4 resize by a
- * little, 5 misuse. */
+ * little, 5 misuse, 6 a foreach that appends. */
 static void vec_op(int c, unsigned sub, unsigned arg, long v)
 {
     struct mcont* m = &C[c];
-    static const int whats[] = {CO_APPEND, CO_SET, CO_GET, CO_RESIZE, CO_RESIZE, CO_MISUSE};
-    sub %= 6;
+    static const int whats[] = {CO_APPEND, CO_SET, CO_GET, CO_RESIZE, CO_RESIZE, CO_MISUSE, CO_GROW};
+    sub %= 7;
     cop_start(c, whats[sub], v);
     /* an index that is sometimes out of range */
     cop.i = arg == 255 ? SIZE_MAX : arg % ((unsigned)m->n + 2);
@@ -1499,10 +1521,25 @@ static void vec_op(int c, unsigned sub, unsigned arg, long v)
         m->n = n;
         break;
     }
-    default:
+    case 5:
         cop.variant = (int)(arg % 3);
         cont_call(true);
+        break;
+    default:
+        cop.variant = (int)(arg % 3);
+        cont_call(false);
+        for (int k = 0; k < m->n; k++)
+            if ((m->val[k] + cop.variant) % 3 == 0 && m->n < MAX_ELEMS)
+                m->val[m->n++] = m->val[k] / 3 + 1;
     }
+}
+
+static void dict_remove_model(struct mcont* m, int k)
+{
+    m->n--;
+    memmove(m->key + k, m->key + k + 1, sizeof m->key[0] * (size_t)(m->n - k));
+    memmove(m->val + k, m->val + k + 1, sizeof m->val[0] * (size_t)(m->n - k));
+    memmove(m->addr + k, m->addr + k + 1, sizeof m->addr[0] * (size_t)(m->n - k));
 }
 
 static int dict_find_model(const struct mcont* m, int key)
@@ -1513,13 +1550,14 @@ static int dict_find_model(const struct mcont* m, int key)
     return -1;
 }
 
-/* dict: sub 0 insert, 1 replace, 2 delete, 3 read, 4 misuse; the key is
- * arg's; plain: the NUL-terminated form where the key has no NUL. */
+/* dict: sub 0 insert, 1 replace, 2 delete, 3 read, 4 misuse, 5 a foreach
+ * that deletes or replaces what it visits; the key is arg's; plain: the
+ * NUL-terminated form where the key has no NUL. */
 static void dict_op(int c, unsigned sub, unsigned arg, long v, bool plain)
 {
     struct mcont* m = &C[c];
-    static const int whats[] = {CO_INSERT, CO_REPLACE, CO_DELETE, CO_READ, CO_MISUSE};
-    sub %= 5;
+    static const int whats[] = {CO_INSERT, CO_REPLACE, CO_DELETE, CO_READ, CO_MISUSE, CO_SWEEP};
+    sub %= 6;
     cop_start(c, whats[sub], v);
     cop.key = (int)(arg % NKEYS);
     char buf[KEY_MAX];
@@ -1548,12 +1586,8 @@ static void dict_op(int c, unsigned sub, unsigned arg, long v, bool plain)
         cont_call(false);
         if (cop.res != (k >= 0))
             fuzz_fail("dict %d delete of key %d gave %d, the model says %d", c, cop.key, cop.res, k >= 0);
-        if (k < 0)
-            break;
-        m->n--;
-        memmove(m->key + k, m->key + k + 1, sizeof m->key[0] * (size_t)(m->n - k));
-        memmove(m->val + k, m->val + k + 1, sizeof m->val[0] * (size_t)(m->n - k));
-        memmove(m->addr + k, m->addr + k + 1, sizeof m->addr[0] * (size_t)(m->n - k));
+        if (k >= 0)
+            dict_remove_model(m, k);
         break;
     case CO_READ:
         cont_call(false);
@@ -1567,9 +1601,24 @@ static void dict_op(int c, unsigned sub, unsigned arg, long v, bool plain)
             fuzz_fail("dict %d: the value of key %d moved", c, cop.key);
         m->addr[k] = cop.ptr;
         break;
-    default:
+    case CO_MISUSE:
         cop.variant = (int)(arg % 4);
         cont_call(true);
+        break;
+    default:
+        cop.variant = (int)(arg % 3);
+        cont_call(false);
+        for (k = 0; k < m->n;) {
+            if (m->key[k] % 3 == cop.variant) {
+                dict_remove_model(m, k);
+                continue;
+            }
+            if (m->key[k] % 3 == (cop.variant + 1) % 3) {
+                m->val[k]++;
+                m->addr[k] = NULL;
+            }
+            k++;
+        }
     }
 }
 
