@@ -588,8 +588,10 @@ static void txn_commit_model(int t)
     if (parent >= 0) {
         struct mtxn* p = &T[parent];
         for (int i = 0; i < x->nrecs; i++) {
-            /* a move whose source the parent owns is final for it */
-            if (x->recs[i].kind == R_MOVE && txn_owns(parent, x->recs[i].heap)) {
+            /* a move from, or a merge into, a heap the parent owns is final
+             * for it: that heap goes if the parent aborts */
+            int kind = x->recs[i].kind;
+            if ((kind == R_MOVE || kind == R_UNMERGE) && txn_owns(parent, x->recs[i].heap)) {
                 rec_release(&x->recs[i]);
                 continue;
             }

@@ -413,13 +413,18 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
     if (parent) {
         /* Records of objects born inside the parent are final for it: the
          * object vanishes if the parent aborts, and its later changes are
-         * not logged, so such a record must never run. */
+         * not logged, so such a record must never run.  So are moves from,
+         * and merges into, a heap the parent owns: that heap vanishes if
+         * the parent aborts -- or earlier, with a block of the parent's
+         * that ends, and an unmerge would then touch a dead heap. */
         struct rec *head = NULL, *tail = NULL;
         for (struct rec *r = t->log, *next; r; r = next) {
             next = r->next;
             bool final = r->born && r->born >= parent->start;
-            if (r->undo == undo_move) /* its source vanishes if the parent aborts */
+            if (r->undo == undo_move)
                 final = txn_owns(parent, ((struct move_rec*)r->arg)->src);
+            else if (r->undo == undo_merge)
+                final = txn_owns(parent, ((struct merge_mark*)r->arg)->dst);
             if (final) {
                 if (r->drop)
                     r->drop(r->arg);
