@@ -477,6 +477,25 @@ static void txn_release(int t)
 }
 
 /* Replay t's log, newest first (an abort). */
+/* What a nested commit brought to an older heap goes, newest first (one
+ * that arrived there again since is not taken back). */
+static void unmerge_model(const struct mrec* r)
+{
+    int list[MAX_ALLOCS];
+    int n = on_heap(r->heap, list);
+    for (int k = n - 1; k >= 0; k--) {
+        int a = list[k];
+        for (int m = 0; m < r->nmerged; m++)
+            if (r->merged[m] == a && A[a].live && A[a].arrival >= r->lo && A[a].arrival <= r->hi) {
+                phys_free(a);
+                break;
+            }
+    }
+}
+
+/* Replay t's log, newest first (an abort, before any frame is popped).
+ * The unmerges free memory: they stay, in order, for txn_unmerges_model
+ * when t's own frame is popped. */
 static void txn_undo_model(int t)
 {
     struct mtxn* x = &T[t];
@@ -493,27 +512,31 @@ static void txn_undo_model(int t)
             if (A[r->a].live && A[r->a].heap != r->heap)
                 arrive(r->a, r->heap);
             break;
-        case R_UNMERGE: {
-            /* what the nested commit brought to an older heap goes, newest first */
-            int list[MAX_ALLOCS];
-            int n = on_heap(r->heap, list);
-            for (int k = n - 1; k >= 0; k--) {
-                int a = list[k];
-                for (int m = 0; m < r->nmerged; m++)
-                    if (r->merged[m] == a && A[a].live && A[a].arrival >= r->lo && A[a].arrival <= r->hi) {
-                        phys_free(a);
-                        break;
-                    }
-            }
-            break;
-        }
+        case R_UNMERGE:
+            continue;
         }
         rec_release(r);
     }
-    x->nrecs = 0;
+    int kept = 0;
+    for (int i = 0; i < x->nrecs; i++)
+        if (x->recs[i].kind == R_UNMERGE)
+            x->recs[kept++] = x->recs[i];
+    x->nrecs = kept;
     /* the containers older than t: exactly as they were when it began */
     if (x->nsnap)
         memcpy(C, x->snap, sizeof(struct mcont) * (size_t)x->nsnap);
+}
+
+/* The unmerges of aborted transaction t, newest first: the blocks entered
+ * since are unwound, t is still the innermost transaction. */
+static void txn_unmerges_model(int t)
+{
+    struct mtxn* x = &T[t];
+    for (int i = x->nrecs - 1; i >= 0; i--) {
+        unmerge_model(&x->recs[i]);
+        rec_release(&x->recs[i]);
+    }
+    x->nrecs = 0;
 }
 
 /* A frame's heap of a transaction is the model's S. */
@@ -654,6 +677,8 @@ static struct mframe* frame_push(int kind)
  * unwinds it (its transaction's log was replayed already). */
 static void frame_pop(bool normal)
 {
+    if (F[nframe - 1].kind == FK_TXN && !normal)
+        txn_unmerges_model(F[nframe - 1].txn);
     struct mframe* f = &F[--nframe];
     cur = f->saved;
     switch (f->kind) {

@@ -599,6 +599,103 @@ static void outer_abort_skips_merges_into_heaps_that_died(void** state)
     txc_free(probe);
 }
 
+/* What a nested commit merged into a heap older than the outer transaction
+ * is taken back when the outer one aborts: after the undo steps, which may
+ * still write to it, and after the blocks entered since, which may still
+ * use it.  Each test runs with a global_heap (its memory waits in the
+ * outer's pending heap) and with a switch_txn on an older heap. */
+
+static int value_at_free;
+static void note_value(void* p)
+{
+    value_at_free = *(int*)p;
+}
+
+/* In the nested transaction: its undo step is older than its merge. */
+static void new_int_set_to_5(void)
+{
+    int* p = new(int);
+    txc_set_destructor(p, note_value);
+    txn_set(*p, 5);
+}
+
+static void set_merged_memory_then_abort(bool global)
+{
+    value_at_free = -1;
+    sub_heap {
+        txc_heap_t* volatile older = txc_heap_current(); /* read after setjmp (gcc) */
+        try {
+            sub_heap_txn(outer) {
+                if (global) {
+                    global_heap { new_int_set_to_5(); }
+                } else {
+                    switch_heap(older) {
+                        switch_txn(inner) { new_int_set_to_5(); }
+                    }
+                }
+                throw(exception_io, "outer aborts");
+            }
+        } catch (exception_io, e) {
+        }
+    }
+    assert_int_equal(value_at_free, 0); /* restored, then freed */
+}
+
+static void undo_steps_run_before_merged_memory_is_freed(void** state)
+{
+    (void)state;
+    set_merged_memory_then_abort(true);
+    set_merged_memory_then_abort(false);
+}
+
+static void merged_heap_dtor(void* p)
+{
+    (void)p;
+    trace_add("H");
+}
+
+static void block_alloc_dtor(void* p)
+{
+    (void)p;
+    trace_add("B");
+}
+
+static void use_merged_heap_then_abort(bool global)
+{
+    trace[0] = '\0';
+    sub_heap {
+        txc_heap_t* volatile older = txc_heap_current(); /* read after setjmp (gcc) */
+        try {
+            sub_heap_txn(outer) {
+                txc_heap_t* x = NULL;
+                if (global) {
+                    global_heap { x = txc_heap_new(); }
+                } else {
+                    switch_heap(older) {
+                        switch_txn(inner) { x = txc_heap_new(); }
+                    }
+                }
+                txc_set_destructor(x, merged_heap_dtor);
+                switch_heap(x) {
+                    sub_heap {
+                        txc_set_destructor(txc_alloc(1), block_alloc_dtor);
+                        throw(exception_io, "outer aborts");
+                    }
+                }
+            }
+        } catch (exception_io, e) {
+        }
+    }
+    assert_string_equal(trace, "BH");
+}
+
+static void blocks_on_merged_heaps_unwind_before_they_are_freed(void** state)
+{
+    (void)state;
+    use_merged_heap_then_abort(true);
+    use_merged_heap_then_abort(false);
+}
+
 /* ---- the global heap as a transaction ---- */
 
 static void global_heap_inside_txn_waits_for_outermost(void** state)
@@ -1035,6 +1132,8 @@ int main(void)
         TEST(nested_commit_into_older_heap_is_taken_back),
         TEST(nested_commit_into_outer_block_heap_is_freed_after_hooks),
         TEST(outer_abort_skips_merges_into_heaps_that_died),
+        TEST(undo_steps_run_before_merged_memory_is_freed),
+        TEST(blocks_on_merged_heaps_unwind_before_they_are_freed),
         TEST(global_heap_inside_txn_waits_for_outermost),
         TEST(global_heap_undoes_txn_set),
         TEST(global_heap_in_aborted_nested_txn_is_discarded),
