@@ -1,16 +1,18 @@
 /*
- * fuzz_model.c - model-based fuzzing of the heaps, exceptions and
- * transactions (issue 6), as a libFuzzer target.
+ * fuzz_model.c - model-based fuzzing of the heaps, exceptions,
+ * transactions and containers (issue 6), as a libFuzzer target.
  *
- * The input is read as a program: each byte picks an operation, the bytes
- * after it its arguments.  Blocks nest by recursion: an "enter" operation
+ * The input is read as a program: each byte picks an operation (its low
+ * seven bits; the top bit is a flag of some operations), the bytes after it
+ * its arguments.  Each input runs on a thread of its own, so that it starts
+ * from a fresh root heap.  Blocks nest by recursion: an "enter" operation
  * runs the rest of the input inside sub_heap, switch_heap, try (in one of a
  * few shapes of catch and finally), switch_txn / sub_heap_txn or global_heap,
  * until a "leave" operation or the end of the input ends the block normally
  * or a throw leaves it by an exception.  Inside, the operations allocate,
  * free, reallocate, escape, import, set and clear destructors, make heaps,
- * throw exceptions of a small type tree, txn_set four variables and
- * register commit and abort hooks.
+ * throw exceptions of a small type tree, txn_set four variables, register
+ * commit and abort hooks, and make and change containers (below).
  *
  * Every operation is applied to txc and to a reference model written plainly
  * below: which heap owns which allocation and in what order they arrived,
@@ -25,9 +27,27 @@
  * contents, the current heap, txc_in_txn() and the variables.  Any
  * divergence prints the operation and aborts, so libFuzzer keeps the input.
  *
- * Containers: when list/dict/vec land, they join as more operations in
- * run() (see the "containers" hook there) with a plain model of their
- * contents; their undo on abort is checked by the same log replay.
+ * Containers: lists, dicts and vecs (of a plain long, or of el_w, a
+ * 32-byte over-aligned struct) are made on the current heap and changed by
+ * more operations: push, pop and peek at either end; append, get, set and
+ * resize; insert, replace, read and delete of keys from a fixed set (short
+ * and long, some holding NUL, through the plain and the _n forms); a
+ * vec_foreach that appends (it sees what it appends) and a dict_foreach
+ * that deletes or replaces the entry it visits; misuse (an empty list, an
+ * index out of range, a NULL key, the wrong element type) that must be
+ * refused with exception_arg and change nothing; and
+ * bulk runs of these that make the storage grow and shrink.  The model of a
+ * container is an array (a dict's: its keys and values in insertion order,
+ * and where dict_read found each value, which must not move).  A container
+ * is an allocation like any other (freed, escaped and imported by the heap
+ * operations, never given a destructor or reallocated); every transaction
+ * keeps a copy of the containers made before it began, and an abort puts
+ * them back exactly so -- contents, order and dict value addresses.  A
+ * container made inside a transaction is not logged: it vanishes with its
+ * heap, or keeps its contents if it was made on an older heap.  After each
+ * container operation txc's container is compared with the model in full
+ * (count, every element by foreach and by get/peek/read), and all of them
+ * after every block, throw, free or move.
  *
  * Moves logged by a transaction: while a record names an allocation, its
  * free is deferred, and a heap that dies with it inside a transaction leaves
@@ -40,6 +60,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,10 +78,15 @@
 #define MAX_TXNS 24
 #define MAX_EVENTS 4096
 #define NVARS 4
+#define MAX_CONTS 32
+#define MAX_ELEMS 64
+#define NKEYS 56
+#define KEY_MAX 48
 
 /* ---- failing ---- */
 
 static unsigned long op_count; /* operations decoded in this input */
+static unsigned long last_ops;  /* ... in the last input (for the replay) */
 static bool trace;             /* FUZZ_TRACE=1: print each operation */
 static const char* op_name = "start";
 
@@ -181,6 +207,7 @@ struct malloc_ {
     uint64_t arrival;  /* order of arrival on its owner */
     size_t ex_allocs, ex_bytes; /* opaque: the exception heap's totals */
     int moverec;       /* open move records that name it */
+    int cont;          /* the container it is, or -1 */
     void* real;
 };
 
@@ -194,6 +221,22 @@ struct mframe {
     bool switched;     /* switch_txn */
     int txn;
     int shape, depth;  /* try */
+};
+
+enum { CK_LIST, CK_DICT, CK_VEC };
+
+/* A container's contents.  list, vec: val[0..n) in order.  dict: the
+ * entries key[k] -> val[k] in insertion order (key ids, see key_of), and
+ * addr[k] where dict_read found the value (NULL: not looked up since the
+ * entry was made or replaced). */
+struct mcont {
+    int kind;
+    bool wide;         /* elements are el_w, else el_l */
+    int alloc;         /* its allocation */
+    int n;
+    long val[MAX_ELEMS];
+    int key[NKEYS];
+    const void* addr[NKEYS];
 };
 
 enum { R_SET, R_MOVE, R_HOOK, R_UNMERGE };
@@ -221,13 +264,16 @@ struct mtxn {
     int ncommits, capcommits;
     int* frees;
     int nfrees, capfrees;
+    struct mcont* snap; /* the containers when it began (those older than it) */
+    int nsnap;
 };
 
 static struct malloc_ A[MAX_ALLOCS];
 static struct mheap H[MAX_HEAPS];
 static struct mframe F[MAX_FRAMES];
 static struct mtxn T[MAX_TXNS];
-static int nalloc, nheap, nframe;
+static struct mcont C[MAX_CONTS];
+static int nalloc, nheap, nframe, ncont;
 static int cur;                /* the current heap */
 static int root_heap, global_heap_id;
 static long vars[NVARS], mvars[NVARS];
@@ -282,7 +328,8 @@ static int alloc_new_model(int heap, size_t size, bool dtor, void* real)
     MUST(nalloc < MAX_ALLOCS);
     int id = nalloc++;
     A[id] = (struct malloc_){.live = true, .heap = heap, .is_heap = -1, .size = size, .dtor = dtor,
-                             .fill = (unsigned char)(id * 37 + 11), .arrival = ++arrivals, .real = real};
+                             .fill = (unsigned char)(id * 37 + 11), .arrival = ++arrivals, .cont = -1,
+                             .real = real};
     return id;
 }
 
@@ -425,10 +472,30 @@ static void txn_release(int t)
     free(T[t].recs);
     free(T[t].commits);
     free(T[t].frees);
+    free(T[t].snap);
     memset(&T[t], 0, sizeof T[t]);
 }
 
 /* Replay t's log, newest first (an abort). */
+/* What a nested commit brought to an older heap goes, newest first (one
+ * that arrived there again since is not taken back). */
+static void unmerge_model(const struct mrec* r)
+{
+    int list[MAX_ALLOCS];
+    int n = on_heap(r->heap, list);
+    for (int k = n - 1; k >= 0; k--) {
+        int a = list[k];
+        for (int m = 0; m < r->nmerged; m++)
+            if (r->merged[m] == a && A[a].live && A[a].arrival >= r->lo && A[a].arrival <= r->hi) {
+                phys_free(a);
+                break;
+            }
+    }
+}
+
+/* Replay t's log, newest first (an abort, before any frame is popped).
+ * The unmerges free memory: they stay, in order, for txn_unmerges_model
+ * when t's own frame is popped. */
 static void txn_undo_model(int t)
 {
     struct mtxn* x = &T[t];
@@ -445,22 +512,29 @@ static void txn_undo_model(int t)
             if (A[r->a].live && A[r->a].heap != r->heap)
                 arrive(r->a, r->heap);
             break;
-        case R_UNMERGE: {
-            /* what the nested commit brought to an older heap goes, newest first */
-            int list[MAX_ALLOCS];
-            int n = on_heap(r->heap, list);
-            for (int k = n - 1; k >= 0; k--) {
-                int a = list[k];
-                for (int m = 0; m < r->nmerged; m++)
-                    if (r->merged[m] == a && A[a].live && A[a].arrival >= r->lo && A[a].arrival <= r->hi) {
-                        phys_free(a);
-                        break;
-                    }
-            }
-            break;
-        }
+        case R_UNMERGE:
+            continue;
         }
         rec_release(r);
+    }
+    int kept = 0;
+    for (int i = 0; i < x->nrecs; i++)
+        if (x->recs[i].kind == R_UNMERGE)
+            x->recs[kept++] = x->recs[i];
+    x->nrecs = kept;
+    /* the containers older than t: exactly as they were when it began */
+    if (x->nsnap)
+        memcpy(C, x->snap, sizeof(struct mcont) * (size_t)x->nsnap);
+}
+
+/* The unmerges of aborted transaction t, newest first: the blocks entered
+ * since are unwound, t is still the innermost transaction. */
+static void txn_unmerges_model(int t)
+{
+    struct mtxn* x = &T[t];
+    for (int i = x->nrecs - 1; i >= 0; i--) {
+        unmerge_model(&x->recs[i]);
+        rec_release(&x->recs[i]);
     }
     x->nrecs = 0;
 }
@@ -537,8 +611,10 @@ static void txn_commit_model(int t)
     if (parent >= 0) {
         struct mtxn* p = &T[parent];
         for (int i = 0; i < x->nrecs; i++) {
-            /* a move whose source the parent owns is final for it */
-            if (x->recs[i].kind == R_MOVE && txn_owns(parent, x->recs[i].heap)) {
+            /* a move from, or a merge into, a heap the parent owns is final
+             * for it: that heap goes if the parent aborts */
+            int kind = x->recs[i].kind;
+            if ((kind == R_MOVE || kind == R_UNMERGE) && txn_owns(parent, x->recs[i].heap)) {
                 rec_release(&x->recs[i]);
                 continue;
             }
@@ -570,6 +646,7 @@ static void txn_commit_model(int t)
         free(x->recs);
         free(x->commits);
         free(x->frees);
+        free(x->snap);
         memset(x, 0, sizeof *x);
         return;
     }
@@ -600,6 +677,8 @@ static struct mframe* frame_push(int kind)
  * unwinds it (its transaction's log was replayed already). */
 static void frame_pop(bool normal)
 {
+    if (F[nframe - 1].kind == FK_TXN && !normal)
+        txn_unmerges_model(F[nframe - 1].txn);
     struct mframe* f = &F[--nframe];
     cur = f->saved;
     switch (f->kind) {
@@ -689,6 +768,8 @@ static void stats_model(void)
         stats_total(h);
 }
 
+static void verify_conts(void);
+
 static void verify(void)
 {
     events_check();
@@ -721,7 +802,7 @@ static void verify(void)
         if (txc_heap_of(x->real) != H[x->heap].real)
             fuzz_fail("allocation %d is on %p, the model says heap %d (%p)", i, (void*)txc_heap_of(x->real),
                       x->heap, (void*)H[x->heap].real);
-        if (x->is_heap < 0 && !x->opaque && x->size) {
+        if (x->is_heap < 0 && !x->opaque && x->cont < 0 && x->size) {
             const unsigned char* p = x->real;
             size_t n = x->size < 48 ? x->size : 48;
             for (size_t k = 0; k < n; k++)
@@ -731,18 +812,21 @@ static void verify(void)
                 fuzz_fail("allocation %d was overwritten at its end", i);
         }
     }
+    verify_conts();
 }
 
 /* ---- operations ---- */
 
 enum {
     OP_ALLOC, OP_FREE, OP_ESCAPE, OP_IMPORT, OP_DTOR, OP_HEAP_NEW, OP_REALLOC, OP_SUB, OP_SWITCH, OP_TRY,
-    OP_TXN, OP_GLOBAL, OP_LEAVE, OP_THROW, OP_SET, OP_HOOK, OP_MOVE_LIST, NOPS
+    OP_TXN, OP_GLOBAL, OP_LEAVE, OP_THROW, OP_SET, OP_HOOK, OP_MOVE_LIST, OP_CONT_NEW, OP_CONT, OP_CONT_BULK,
+    NOPS
 };
 
 static const char* op_names[NOPS] = {"alloc", "free", "escape", "import", "destructor", "heap_new",
                                      "realloc", "sub_heap", "switch_heap", "try", "transaction",
-                                     "global_heap", "leave", "throw", "txn_set", "hook", "move_list"};
+                                     "global_heap", "leave", "throw", "txn_set", "hook", "move_list",
+                                     "container_new", "container_op", "container_bulk"};
 
 static size_t pick_size(unsigned b)
 {
@@ -751,12 +835,12 @@ static size_t pick_size(unsigned b)
 }
 
 /* The allocation the next byte names among those an operation may use;
- * frame heaps too when with_frames (for the refusals). */
+ * frame heaps (for the refusals) and containers too when with_frames. */
 static int pick(bool with_frames)
 {
     int cand[MAX_ALLOCS], n = 0;
     for (int i = 0; i < nalloc; i++)
-        if (!logically_dead(i) && !A[i].opaque && (with_frames || !A[i].frame))
+        if (!logically_dead(i) && !A[i].opaque && (with_frames || (!A[i].frame && A[i].cont < 0)))
             cand[n++] = i;
     unsigned b = byte();
     return n ? cand[b % (unsigned)n] : -1;
@@ -1001,6 +1085,612 @@ static void op_hook(void)
     }
 }
 
+/* ---- containers ---- */
+
+/* Element types: a plain one, an over-aligned one whose every byte is
+ * checked, and one of a size neither has (for misuse). */
+typedef long el_l;
+typedef struct {
+    _Alignas(32) long v;
+    long pad[3];
+} el_w;
+typedef struct {
+    char c[12];
+} el_m;
+
+static el_l mk_el_l(long v) { return v; }
+static long val_el_l(const el_l* x) { return *x; }
+static el_w mk_el_w(long v)
+{
+    el_w x;
+    memset(&x, 0, sizeof x);
+    x.v = v;
+    for (int i = 0; i < 3; i++)
+        x.pad[i] = v * (i + 3);
+    return x;
+}
+static long val_el_w(const el_w* x)
+{
+    for (int i = 0; i < 3; i++)
+        if (x->pad[i] != x->v * (i + 3))
+            fuzz_fail("an el_w element (%ld) is torn", x->v);
+    return x->v;
+}
+/* The model's value of an element of type T (by address: el_w is
+ * over-aligned). */
+#define VAL(T, e) __extension__({ T val_ = (e); val_##T(&val_); })
+
+static const char* const kind_names[] = {"list", "dict", "vec"};
+static size_t dict_bytes; /* sizeof(struct txc_dict), learnt once */
+
+/* Key id (0 .. NKEYS-1) to its bytes: lengths around the inline limit (15)
+ * and the short-hash limit (16), some with a NUL inside; the first byte is
+ * unique per id, so ids and keys are one-to-one.  Returns the length. */
+static size_t key_of(int id, char* buf)
+{
+    static const size_t lens[12] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 24, 40, 2};
+    size_t len = lens[id % 12] + (size_t)(id / 12);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)('a' + (id * 7 + (int)i * 3) % 26);
+    if (len)
+        buf[0] = (char)(0x30 + id);
+    if (id % 4 == 3 && len >= 3)
+        buf[len / 2] = '\0';
+    buf[len] = '\0';
+    return len;
+}
+
+/* One container operation for do_cont to run on txc (a global, so that
+ * what it writes survives a throw). */
+enum { CO_CHECK, CO_PUSH, CO_POP, CO_PEEK, CO_APPEND, CO_SET, CO_GET, CO_RESIZE, CO_INSERT, CO_REPLACE,
+       CO_DELETE, CO_READ, CO_MISUSE, CO_GROW, CO_SWEEP };
+static const char* const co_names[] = {"check",  "push",   "pop",    "peek",   "append", "set",    "get",
+                                       "resize", "insert", "replace", "delete", "read", "misuse", "grow",
+                                       "sweep"};
+
+static struct {
+    int c, what;
+    int end;           /* list: 1 the end, 0 the start */
+    int variant;       /* misuse: which */
+    bool plain;        /* dict: the NUL-terminated form */
+    long v;
+    size_t i;          /* vec: index or new count */
+    int key;
+    long out;          /* pop, peek, get, read: the value */
+    bool res;          /* insert, replace, delete */
+    const void* ptr;   /* read */
+} cop;
+
+/* Which containers verify() compares: all, none (an operation that cannot
+ * change them) or cont_only (a container operation). */
+enum { CC_ALL, CC_NONE, CC_ONE };
+static int cont_check = CC_ALL, cont_only = -1;
+
+static void cont_fail_count(size_t n)
+{
+    fuzz_fail("%s %d has %zu elements, the model says %d", kind_names[C[cop.c].kind], cop.c, n, C[cop.c].n);
+}
+
+static void cont_fail_elem(size_t k, long v)
+{
+    fuzz_fail("%s %d: element %zu is %ld, the model says %ld", kind_names[C[cop.c].kind], cop.c, k, v,
+              k < (size_t)C[cop.c].n ? C[cop.c].val[k] : -1L);
+}
+
+/* The operations on txc for each element type T.  The checks compare the
+ * whole container with the model. */
+#define CONT_OPS(T)                                                                                   \
+    static void list_do_##T(struct txc_list* l, struct mcont* m)                                      \
+    {                                                                                                 \
+        switch (cop.what) {                                                                           \
+        case CO_CHECK: {                                                                              \
+            size_t k = 0;                                                                             \
+            if (list_count(l) != (size_t)m->n)                                                        \
+                cont_fail_count(list_count(l));                                                       \
+            list_foreach(l, T, x) {                                                                   \
+                if (k >= (size_t)m->n || VAL(T, x) != m->val[k])                                      \
+                    cont_fail_elem(k, VAL(T, x));                                                     \
+                k++;                                                                                  \
+            }                                                                                         \
+            if (k != (size_t)m->n)                                                                    \
+                cont_fail_count(k);                                                                   \
+            if (m->n && (VAL(T, list_peek_start(l, T)) != m->val[0] ||                                \
+                         VAL(T, list_peek_end(l, T)) != m->val[m->n - 1]))                            \
+                fuzz_fail("list %d: peek differs from foreach", cop.c);                               \
+            break;                                                                                    \
+        }                                                                                             \
+        case CO_PUSH:                                                                                 \
+            if (cop.end)                                                                              \
+                list_push_end(l, T, mk_##T(cop.v));                                                   \
+            else                                                                                      \
+                list_push_start(l, T, mk_##T(cop.v));                                                 \
+            break;                                                                                    \
+        case CO_POP:                                                                                  \
+            cop.out = VAL(T, cop.end ? list_pop_end(l, T) : list_pop_start(l, T));                    \
+            break;                                                                                    \
+        case CO_PEEK:                                                                                 \
+            cop.out = VAL(T, cop.end ? list_peek_end(l, T) : list_peek_start(l, T));                  \
+            break;                                                                                    \
+        case CO_MISUSE: {                                                                             \
+            el_m bad = {{0}};                                                                         \
+            if (cop.variant == 0)                                                                     \
+                list_push_end(l, el_m, bad);                                                          \
+            else if (cop.variant == 1)                                                                \
+                (void)list_pop_start(l, el_m);                                                        \
+            else                                                                                      \
+                (void)list_peek_end(l, el_m);                                                         \
+            break;                                                                                    \
+        }                                                                                             \
+        }                                                                                             \
+    }                                                                                                 \
+    static void vec_do_##T(struct txc_vec* v, struct mcont* m)                                        \
+    {                                                                                                 \
+        switch (cop.what) {                                                                           \
+        case CO_CHECK: {                                                                              \
+            size_t k = 0;                                                                             \
+            if (vec_count(v) != (size_t)m->n)                                                         \
+                cont_fail_count(vec_count(v));                                                        \
+            vec_foreach(v, T, i, x) {                                                                 \
+                if (i != k || k >= (size_t)m->n || VAL(T, x) != m->val[k])                            \
+                    cont_fail_elem(k, VAL(T, x));                                                     \
+                k++;                                                                                  \
+            }                                                                                         \
+            if (k != (size_t)m->n)                                                                    \
+                cont_fail_count(k);                                                                   \
+            if (m->n && VAL(T, vec_get(v, T, (size_t)m->n - 1)) != m->val[m->n - 1])                  \
+                fuzz_fail("vec %d: vec_get differs from foreach", cop.c);                             \
+            break;                                                                                    \
+        }                                                                                             \
+        case CO_APPEND:                                                                               \
+            vec_append(v, T, mk_##T(cop.v));                                                          \
+            break;                                                                                    \
+        case CO_SET:                                                                                  \
+            vec_set(v, T, cop.i, mk_##T(cop.v));                                                      \
+            break;                                                                                    \
+        case CO_GET:                                                                                  \
+            cop.out = VAL(T, vec_get(v, T, cop.i));                                                   \
+            break;                                                                                    \
+        case CO_RESIZE:                                                                               \
+            vec_resize(v, T, cop.i);                                                                  \
+            break;                                                                                    \
+        case CO_GROW: /* a foreach that appends sees what it appends */                               \
+            vec_foreach(v, T, i, x) {                                                                 \
+                long xv = VAL(T, x);                                                                  \
+                if ((xv + cop.variant) % 3 == 0 && vec_count(v) < MAX_ELEMS)                          \
+                    vec_append(v, T, mk_##T(xv / 3 + 1));                                             \
+            }                                                                                         \
+            break;                                                                                    \
+        case CO_MISUSE: {                                                                             \
+            el_m bad = {{0}};                                                                         \
+            if (cop.variant == 0)                                                                     \
+                vec_append(v, el_m, bad);                                                             \
+            else if (cop.variant == 1)                                                                \
+                (void)vec_get(v, el_m, 0);                                                            \
+            else                                                                                      \
+                vec_resize(v, el_m, 1);                                                               \
+            break;                                                                                    \
+        }                                                                                             \
+        }                                                                                             \
+    }                                                                                                 \
+    static void dict_do_##T(struct txc_dict* d, struct mcont* m)                                      \
+    {                                                                                                 \
+        char buf[KEY_MAX];                                                                            \
+        size_t len = key_of(cop.key, buf);                                                            \
+        T* p;                                                                                         \
+        switch (cop.what) {                                                                           \
+        case CO_CHECK: {                                                                              \
+            int k = 0;                                                                                \
+            if (dict_count(d) != (size_t)m->n)                                                        \
+                cont_fail_count(dict_count(d));                                                       \
+            dict_foreach_n(d, T, key, klen, x) {                                                      \
+                if (k >= m->n)                                                                        \
+                    cont_fail_count((size_t)k + 1);                                                   \
+                len = key_of(m->key[k], buf);                                                         \
+                if (klen != len || memcmp(key, buf, len) != 0 || key[len] != '\0')                    \
+                    fuzz_fail("dict %d: entry %d has the wrong key (model: key %d)", cop.c, k,        \
+                              m->key[k]);                                                             \
+                if (VAL(T, x) != m->val[k])                                                           \
+                    cont_fail_elem((size_t)k, VAL(T, x));                                             \
+                p = dict_read_n(d, T, buf, len);                                                      \
+                if (!p || VAL(T, *p) != m->val[k])                                                    \
+                    fuzz_fail("dict %d: dict_read_n of key %d misses", cop.c, m->key[k]);             \
+                if (strlen(buf) == len && dict_read(d, T, buf) != p)                                  \
+                    fuzz_fail("dict %d: dict_read and dict_read_n of key %d differ", cop.c,           \
+                              m->key[k]);                                                             \
+                if (m->addr[k] && m->addr[k] != (const void*)p)                                       \
+                    fuzz_fail("dict %d: the value of key %d moved", cop.c, m->key[k]);                \
+                m->addr[k] = p;                                                                       \
+                k++;                                                                                  \
+            }                                                                                         \
+            if (k != m->n)                                                                            \
+                cont_fail_count((size_t)k);                                                           \
+            /* one key that is absent */                                                              \
+            for (int id = 0; id < NKEYS; id++) {                                                      \
+                int j = 0;                                                                            \
+                while (j < m->n && m->key[j] != id)                                                   \
+                    j++;                                                                              \
+                if (j == m->n) {                                                                      \
+                    len = key_of(id, buf);                                                            \
+                    if (dict_read_n(d, T, buf, len))                                                  \
+                        fuzz_fail("dict %d: absent key %d is found", cop.c, id);                      \
+                    break;                                                                            \
+                }                                                                                     \
+            }                                                                                         \
+            break;                                                                                    \
+        }                                                                                             \
+        case CO_INSERT:                                                                               \
+            cop.res = cop.plain ? dict_insert(d, T, buf, mk_##T(cop.v))                               \
+                                : dict_insert_n(d, T, buf, len, mk_##T(cop.v));                       \
+            break;                                                                                    \
+        case CO_REPLACE:                                                                              \
+            cop.res = cop.plain ? dict_replace(d, T, buf, mk_##T(cop.v))                              \
+                                : dict_replace_n(d, T, buf, len, mk_##T(cop.v));                      \
+            break;                                                                                    \
+        case CO_DELETE:                                                                               \
+            cop.res = cop.plain ? dict_delete(d, T, buf) : dict_delete_n(d, T, buf, len);             \
+            break;                                                                                    \
+        case CO_READ:                                                                                 \
+            p = cop.plain ? dict_read(d, T, buf) : dict_read_n(d, T, buf, len);                       \
+            cop.ptr = p;                                                                              \
+            if (p)                                                                                    \
+                cop.out = VAL(T, *p);                                                                 \
+            break;                                                                                    \
+        case CO_SWEEP: /* a foreach that deletes or replaces the entry it visits */                   \
+            dict_foreach_n(d, T, key, klen, x) {                                                      \
+                int id = klen ? (unsigned char)key[0] - 0x30 : 0;                                     \
+                if (id % 3 == cop.variant) {                                                          \
+                    if (!dict_delete_n(d, T, key, klen))                                              \
+                        fuzz_fail("dict %d: sweep could not delete key %d", cop.c, id);               \
+                } else if (id % 3 == (cop.variant + 1) % 3) {                                         \
+                    if (dict_replace_n(d, T, key, klen, mk_##T(VAL(T, x) + 1)))                       \
+                        fuzz_fail("dict %d: sweep added key %d", cop.c, id);                          \
+                }                                                                                     \
+            }                                                                                         \
+            break;                                                                                    \
+        case CO_MISUSE: {                                                                             \
+            el_m bad = {{0}};                                                                         \
+            if (cop.variant == 0)                                                                     \
+                (void)dict_read(d, T, NULL);                                                          \
+            else if (cop.variant == 1)                                                                \
+                (void)dict_insert(d, T, NULL, mk_##T(cop.v));                                         \
+            else if (cop.variant == 2)                                                                \
+                (void)dict_delete_n(d, T, NULL, 3);                                                   \
+            else                                                                                      \
+                (void)dict_replace(d, el_m, buf, bad);                                                \
+            break;                                                                                    \
+        }                                                                                             \
+        }                                                                                             \
+    }
+
+CONT_OPS(el_l)
+CONT_OPS(el_w)
+
+/* Run cop on container cop.c (CO_CHECK with cop.c -1: check them all). */
+static void do_cont(void* arg)
+{
+    (void)arg;
+    int only = cop.c;
+    for (int c = only >= 0 ? only : 0; c < ncont; c++) {
+        struct mcont* m = &C[c];
+        void* real = A[m->alloc].real;
+        if (only < 0 && !A[m->alloc].live)
+            continue;
+        cop.c = c;
+        if (m->kind == CK_LIST)
+            m->wide ? list_do_el_w(real, m) : list_do_el_l(real, m);
+        else if (m->kind == CK_VEC)
+            m->wide ? vec_do_el_w(real, m) : vec_do_el_l(real, m);
+        else
+            m->wide ? dict_do_el_w(real, m) : dict_do_el_l(real, m);
+        if (only >= 0)
+            break;
+    }
+}
+
+/* Compare the containers with the model (those cont_check says). */
+static void verify_conts(void)
+{
+    int what = cont_check, only = cont_only;
+    cont_check = CC_ALL;
+    cont_only = -1;
+    if (what == CC_NONE)
+        return;
+    memset(&cop, 0, sizeof cop);
+    cop.what = CO_CHECK;
+    cop.c = what == CC_ONE ? only : -1;
+    if (cop.c >= 0 && !A[C[cop.c].alloc].live)
+        return;
+    if (refused(do_cont, NULL))
+        fuzz_fail("reading %s %d threw exception_arg", kind_names[C[cop.c].kind], cop.c);
+}
+
+/* Run cop on txc: no says whether the model expects exception_arg. */
+static void cont_call(bool no)
+{
+    bool r = refused(do_cont, NULL);
+    if (r != no)
+        fuzz_fail("%s %d %s: refused %d, the model says %d", kind_names[C[cop.c].kind], cop.c,
+                  co_names[cop.what], r, no);
+}
+
+static void op_cont_new(void)
+{
+    unsigned b = byte();
+    if (ncont >= MAX_CONTS || nalloc >= MAX_ALLOCS - 4)
+        return;
+    int kind = (int)(b % 3);
+    bool wide = (b / 3) & 1;
+    void* p;
+    size_t size;
+    if (kind == CK_LIST) {
+        p = wide ? new_list(el_w) : new_list(el_l);
+        size = sizeof(struct txc_list);
+    } else if (kind == CK_VEC) {
+        p = wide ? new_vec(el_w) : new_vec(el_l);
+        size = sizeof(struct txc_vec);
+    } else {
+        p = wide ? new_dict(el_w) : new_dict(el_l);
+        size = dict_bytes;
+    }
+    int a = alloc_new_model(cur, size, false, p);
+    int c = ncont++;
+    memset(&C[c], 0, sizeof C[c]);
+    C[c].kind = kind;
+    C[c].wide = wide;
+    C[c].alloc = a;
+    A[a].cont = c;
+    cont_check = CC_ONE;
+    cont_only = c;
+}
+
+/* The container the next byte names among those that may be used. */
+static int pick_cont(void)
+{
+    int cand[MAX_CONTS], n = 0;
+    for (int c = 0; c < ncont; c++)
+        if (!logically_dead(C[c].alloc))
+            cand[n++] = c;
+    unsigned b = byte();
+    return n ? cand[b % (unsigned)n] : -1;
+}
+
+static void cop_start(int c, int what, long v)
+{
+    memset(&cop, 0, sizeof cop);
+    cop.c = c;
+    cop.what = what;
+    cop.v = v;
+}
+
+/* list: sub 0/1 push at the end/start, 2/3 pop, 4/5 peek, 6 misuse. */
+static void list_op(int c, unsigned sub, unsigned arg, long v)
+{
+    struct mcont* m = &C[c];
+    static const int whats[] = {CO_PUSH, CO_POP, CO_PEEK, CO_MISUSE};
+    sub %= 7;
+    cop_start(c, whats[sub / 2], v);
+    cop.end = !(sub & 1);
+    switch (cop.what) {
+    case CO_PUSH:
+        if (m->n >= MAX_ELEMS)
+            return;
+        cont_call(false);
+        if (cop.end) {
+            m->val[m->n] = v;
+        } else {
+            memmove(m->val + 1, m->val, sizeof m->val[0] * (size_t)m->n);
+            m->val[0] = v;
+        }
+        m->n++;
+        break;
+    case CO_POP:
+    case CO_PEEK: {
+        cont_call(m->n == 0);
+        if (m->n == 0)
+            break;
+        long want = cop.end ? m->val[m->n - 1] : m->val[0];
+        if (cop.out != want)
+            fuzz_fail("list %d %s at the %s gave %ld, the model says %ld", c, co_names[cop.what],
+                      cop.end ? "end" : "start", cop.out, want);
+        if (cop.what == CO_POP) {
+            m->n--;
+            if (!cop.end)
+                memmove(m->val, m->val + 1, sizeof m->val[0] * (size_t)m->n);
+        }
+        break;
+    }
+    default:
+        cop.variant = (int)(arg % 3);
+        cont_call(true);
+    }
+}
+
+/* vec: sub 0 append, 1 set, 2 get, 3 resize to any count, 4 resize by a
+ * little, 5 misuse, 6 a foreach that appends. */
+static void vec_op(int c, unsigned sub, unsigned arg, long v)
+{
+    struct mcont* m = &C[c];
+    static const int whats[] = {CO_APPEND, CO_SET, CO_GET, CO_RESIZE, CO_RESIZE, CO_MISUSE, CO_GROW};
+    sub %= 7;
+    cop_start(c, whats[sub], v);
+    /* an index that is sometimes out of range */
+    cop.i = arg == 255 ? SIZE_MAX : arg % ((unsigned)m->n + 2);
+    switch (sub) {
+    case 0:
+        if (m->n >= MAX_ELEMS)
+            return;
+        cont_call(false);
+        m->val[m->n++] = v;
+        break;
+    case 1:
+    case 2: {
+        bool no = cop.i >= (size_t)m->n;
+        cont_call(no);
+        if (no)
+            break;
+        if (sub == 1)
+            m->val[cop.i] = v;
+        else if (cop.out != m->val[cop.i])
+            fuzz_fail("vec %d get %zu gave %ld, the model says %ld", c, cop.i, cop.out, m->val[cop.i]);
+        break;
+    }
+    case 3:
+    case 4: {
+        int n = (int)(arg % (MAX_ELEMS + 1));
+        if (sub == 4) {
+            n = m->n + ((arg & 0x80) ? 1 : -1) * (int)(1 + arg % 4);
+            n = n < 0 ? 0 : n > MAX_ELEMS ? MAX_ELEMS : n;
+        }
+        cop.i = (size_t)n;
+        cont_call(false);
+        for (int k = m->n; k < n; k++)
+            m->val[k] = 0;
+        m->n = n;
+        break;
+    }
+    case 5:
+        cop.variant = (int)(arg % 3);
+        cont_call(true);
+        break;
+    default:
+        cop.variant = (int)(arg % 3);
+        cont_call(false);
+        for (int k = 0; k < m->n; k++)
+            if ((m->val[k] + cop.variant) % 3 == 0 && m->n < MAX_ELEMS)
+                m->val[m->n++] = m->val[k] / 3 + 1;
+    }
+}
+
+static void dict_remove_model(struct mcont* m, int k)
+{
+    m->n--;
+    memmove(m->key + k, m->key + k + 1, sizeof m->key[0] * (size_t)(m->n - k));
+    memmove(m->val + k, m->val + k + 1, sizeof m->val[0] * (size_t)(m->n - k));
+    memmove(m->addr + k, m->addr + k + 1, sizeof m->addr[0] * (size_t)(m->n - k));
+}
+
+static int dict_find_model(const struct mcont* m, int key)
+{
+    for (int k = 0; k < m->n; k++)
+        if (m->key[k] == key)
+            return k;
+    return -1;
+}
+
+/* dict: sub 0 insert, 1 replace, 2 delete, 3 read, 4 misuse, 5 a foreach
+ * that deletes or replaces what it visits; the key is arg's; plain: the
+ * NUL-terminated form where the key has no NUL. */
+static void dict_op(int c, unsigned sub, unsigned arg, long v, bool plain)
+{
+    struct mcont* m = &C[c];
+    static const int whats[] = {CO_INSERT, CO_REPLACE, CO_DELETE, CO_READ, CO_MISUSE, CO_SWEEP};
+    sub %= 6;
+    cop_start(c, whats[sub], v);
+    cop.key = (int)(arg % NKEYS);
+    char buf[KEY_MAX];
+    size_t len = key_of(cop.key, buf);
+    cop.plain = plain && strlen(buf) == len;
+    int k = dict_find_model(m, cop.key);
+    switch (cop.what) {
+    case CO_INSERT:
+    case CO_REPLACE:
+        cont_call(false);
+        if (cop.res != (k < 0))
+            fuzz_fail("dict %d %s of key %d gave %d, the model says %d", c, co_names[cop.what], cop.key,
+                      cop.res, k < 0);
+        if (k < 0) {
+            k = m->n++;
+            m->key[k] = cop.key;
+            m->addr[k] = NULL;
+        } else if (cop.what == CO_INSERT) {
+            break;
+        }
+        m->val[k] = v;
+        if (cop.what == CO_REPLACE)
+            m->addr[k] = NULL; /* a replaced value may move */
+        break;
+    case CO_DELETE:
+        cont_call(false);
+        if (cop.res != (k >= 0))
+            fuzz_fail("dict %d delete of key %d gave %d, the model says %d", c, cop.key, cop.res, k >= 0);
+        if (k >= 0)
+            dict_remove_model(m, k);
+        break;
+    case CO_READ:
+        cont_call(false);
+        if ((cop.ptr != NULL) != (k >= 0))
+            fuzz_fail("dict %d read of key %d found %d, the model says %d", c, cop.key, cop.ptr != NULL, k >= 0);
+        if (k < 0)
+            break;
+        if (cop.out != m->val[k])
+            fuzz_fail("dict %d read of key %d gave %ld, the model says %ld", c, cop.key, cop.out, m->val[k]);
+        if (m->addr[k] && m->addr[k] != cop.ptr)
+            fuzz_fail("dict %d: the value of key %d moved", c, cop.key);
+        m->addr[k] = cop.ptr;
+        break;
+    case CO_MISUSE:
+        cop.variant = (int)(arg % 4);
+        cont_call(true);
+        break;
+    default:
+        cop.variant = (int)(arg % 3);
+        cont_call(false);
+        for (k = 0; k < m->n;) {
+            if (m->key[k] % 3 == cop.variant) {
+                dict_remove_model(m, k);
+                continue;
+            }
+            if (m->key[k] % 3 == (cop.variant + 1) % 3) {
+                m->val[k]++;
+                m->addr[k] = NULL;
+            }
+            k++;
+        }
+    }
+}
+
+static void cont_op(int c, unsigned sub, unsigned arg, long v)
+{
+    if (C[c].kind == CK_LIST)
+        list_op(c, sub, arg, v);
+    else if (C[c].kind == CK_VEC)
+        vec_op(c, sub, arg, v);
+    else
+        dict_op(c, sub, arg, v, sub & 0x80);
+}
+
+/* One operation on a container: which, then the operation, then its
+ * argument (a value, an index, a count or a key). */
+static void op_cont(void)
+{
+    int c = pick_cont();
+    unsigned sub = byte(), arg = byte();
+    if (c < 0)
+        return;
+    cont_op(c, sub, arg, (long)arg * 1000003 + (long)op_count);
+    cont_check = CC_ONE;
+    cont_only = c;
+}
+
+/* A run of 1 to 48 operations of one kind on a container, so that its
+ * storage grows (and shrinks): keys and indexes step through their range. */
+static void op_cont_bulk(void)
+{
+    int c = pick_cont();
+    unsigned sub = byte(), arg = byte(), n = 1 + byte() % 48;
+    if (c < 0)
+        return;
+    unsigned step = 1 + 2 * (arg % 5); /* odd: cycles through every key */
+    for (unsigned j = 0; j < n; j++) {
+        unsigned s = sub;
+        if (C[c].kind == CK_LIST && (sub & 0x40) && sub % 7 < 6) /* alternate the ends */
+            s = (sub % 7 & ~1u) | (j & 1);
+        cont_op(c, s, (arg + j * step) & 0xff, (long)op_count * 1000 + (long)j);
+    }
+    cont_check = CC_ONE;
+    cont_only = c;
+}
+
 /* ---- throwing ---- */
 
 /* The model's side of a throw of type ty: false if the generator avoids
@@ -1146,6 +1836,12 @@ static void enter_txn_model(bool global, bool switched, txc_heap_t* S_real, txc_
     T[t].h = -1;
     f->txn = t;
     f->switched = switched;
+    T[t].nsnap = ncont;
+    if (ncont) {
+        T[t].snap = malloc(sizeof(struct mcont) * (size_t)ncont);
+        MUST(T[t].snap);
+        memcpy(T[t].snap, C, sizeof(struct mcont) * (size_t)ncont);
+    }
     if (global) {
         T[t].S = heap_new_model(HK_STAGE, -1, S_real);
     } else {
@@ -1168,7 +1864,7 @@ static void run(int depth)
 {
     while (!at_end()) {
         unsigned code = byte();
-        int op = (int)(code % NOPS);
+        int op = (int)((code & 0x7f) % NOPS); /* 0x80 is a flag of some operations */
         op_count++;
         op_name = op_names[op];
         if (trace)
@@ -1182,6 +1878,7 @@ static void run(int depth)
         switch (op) {
         case OP_ALLOC:
             op_alloc();
+            cont_check = CC_NONE;
             break;
         case OP_FREE:
             op_free();
@@ -1195,18 +1892,32 @@ static void run(int depth)
             break;
         case OP_DTOR:
             op_dtor();
+            cont_check = CC_NONE;
             break;
         case OP_HEAP_NEW:
             op_heap_new();
+            cont_check = CC_NONE;
             break;
         case OP_REALLOC:
             op_realloc();
+            cont_check = CC_NONE;
             break;
         case OP_SET:
             op_set();
+            cont_check = CC_NONE;
             break;
         case OP_HOOK:
             op_hook();
+            cont_check = CC_NONE;
+            break;
+        case OP_CONT_NEW:
+            op_cont_new();
+            break;
+        case OP_CONT:
+            op_cont();
+            break;
+        case OP_CONT_BULK:
+            op_cont_bulk();
             break;
         case OP_SUB:
             if (deep)
@@ -1289,8 +2000,6 @@ static void run(int depth)
             throw(type_of(ty), "%d", id);
         }
         }
-        /* containers: list/dict/vec operations join here when they land,
-         * with a plain model of their contents beside the heaps' */
         verify();
     }
 }
@@ -1316,6 +2025,12 @@ static void setup_once(void)
     global_heap { probe = txc_alloc(1); }
     real_global = txc_heap_of(probe);
     txc_free(probe);
+    sub_heap {
+        (void)new_dict(el_l);
+        txc_heap_stats_t s;
+        txc_heap_stats(txc_heap_current(), &s);
+        dict_bytes = s.bytes;
+    }
 }
 
 static void model_reset(void)
@@ -1327,7 +2042,9 @@ static void model_reset(void)
     memset(H, 0, sizeof H);
     memset(F, 0, sizeof F);
     memset(T, 0, sizeof T);
-    nalloc = nheap = nframe = 0;
+    nalloc = nheap = nframe = ncont = 0;
+    cont_check = CC_ALL;
+    cont_only = -1;
     nseen = nwant = 0;
     arrivals = 0;
     next_hook = next_throw = 0;
@@ -1340,8 +2057,7 @@ static void model_reset(void)
         vars[i] = mvars[i] = 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
+static void run_input(const uint8_t* data, size_t size)
 {
     setup_once();
     in_data = data;
@@ -1385,7 +2101,39 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     txc_heap_stats(real_global, &g1);
     MUST(r1.total_allocs == root0.total_allocs && r1.total_bytes == root0.total_bytes);
     MUST(g1.total_allocs == global0.total_allocs && g1.total_bytes == global0.total_bytes);
+    last_ops = op_count;
     model_reset();
+}
+
+struct input {
+    const uint8_t* data;
+    size_t size;
+};
+
+static void* input_thread(void* arg)
+{
+    struct input* in = arg;
+    run_input(in->data, in->size);
+    return NULL;
+}
+
+/* Each input runs on a thread of its own, with a root heap of its own that
+ * goes when the thread ends.  On one long-lived root heap, the memory of
+ * the small allocations that inputs free one by one would never come back
+ * (it is reused only when its heap is freed), and a long run would run out
+ * of memory. */
+int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
+{
+    struct input in = {data, size};
+    pthread_attr_t attr;
+    pthread_t th;
+    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, (size_t)16 << 20) != 0 ||
+        pthread_create(&th, &attr, input_thread, &in) != 0 || pthread_join(th, NULL) != 0) {
+        perror("fuzz_model: running an input on a thread");
+        abort();
+    }
+    pthread_attr_destroy(&attr);
     return 0;
 }
 
@@ -1403,7 +2151,7 @@ int main(int argc, char** argv)
         size_t n = fread(buf, 1, sizeof buf, f);
         fclose(f);
         LLVMFuzzerTestOneInput(buf, n);
-        printf("%s: %zu bytes, %lu operations: ok\n", argv[i], n, op_count);
+        printf("%s: %zu bytes, %lu operations: ok\n", argv[i], n, last_ops);
     }
     return 0;
 }

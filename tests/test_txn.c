@@ -501,6 +501,201 @@ static void nested_commit_into_older_heap_is_taken_back(void** state)
     }
 }
 
+/* A nested commit into a heap of a block of the outer transaction's: the
+ * merge is final (the heap goes if the outer one aborts), so abort hooks
+ * run before the merged memory is freed, as before anything is freed. */
+static void nested_commit_into_outer_block_heap_is_freed_after_hooks(void** state)
+{
+    (void)state;
+    trace[0] = '\0';
+    dtor_count = 0;
+    try {
+        sub_heap_txn(outer) {
+            txc_on_abort(hook, "H");
+            sub_heap {
+                txc_heap_t* x = txc_heap_current();
+                sub_heap_txn(mid) {
+                    switch_heap(x) {
+                        switch_txn(inner) { txc_set_destructor(txc_alloc(8), count_dtor); }
+                    }
+                }
+                throw(exception_io, "outer aborts");
+            }
+        }
+    } catch (exception_io, e) {
+    }
+    assert_string_equal(trace, "HD");
+    assert_int_equal(dtor_count, 1);
+}
+
+/* The same merges into heaps that die before the outer transaction aborts:
+ * a sub heap block that ends, and the staging heap of a global_heap that
+ * commits.  The abort must not touch them.  They run deep in the stack,
+ * which is then overwritten, so that reading such a heap would crash. */
+static __attribute__((noinline)) void merge_into_ended_sub_heap(void)
+{
+    sub_heap {
+        txc_heap_t* x = txc_heap_current();
+        sub_heap_txn(mid) {
+            switch_heap(x) {
+                switch_txn(inner) { txc_set_destructor(txc_alloc(8), count_dtor); }
+            }
+        }
+    }
+}
+
+static __attribute__((noinline)) void merge_into_ended_global_heap(void)
+{
+    global_heap {
+        sub_heap_txn(mid) {
+            global_heap { txc_set_destructor(txc_alloc(8), count_dtor); }
+        }
+    }
+}
+
+static __attribute__((noinline)) void scribble_stack(void)
+{
+    volatile unsigned char junk[8192];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 0xa5;
+}
+
+static __attribute__((noinline)) void run_deep(void (*fn)(void))
+{
+    volatile char pad[32768];
+    pad[0] = 0;
+    fn();
+    (void)pad[0];
+}
+
+static void outer_abort_skips_merges_into_heaps_that_died(void** state)
+{
+    (void)state;
+    void (*const cases[])(void) = {merge_into_ended_sub_heap, merge_into_ended_global_heap};
+    void* volatile probe = NULL;
+    global_heap { probe = txc_alloc(1); }
+    txc_heap_t* G = txc_heap_of(probe);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        txc_heap_stats_t g0 = stats_of(G);
+        dtor_count = 0;
+        volatile int caught = 0;
+        sub_heap {
+            try {
+                sub_heap_txn(outer) {
+                    run_deep(cases[k]);
+                    run_deep(scribble_stack);
+                    throw(exception_io, "outer aborts");
+                }
+            } catch (exception_io, e) {
+                caught = 1;
+            }
+        }
+        assert_int_equal(caught, 1);
+        assert_int_equal(dtor_count, 1); /* with its heap, or with the outer's pending global memory */
+        txc_heap_stats_t g1 = stats_of(G);
+        assert_int_equal(g1.allocs, g0.allocs);
+        assert_int_equal(g1.bytes, g0.bytes);
+    }
+    txc_free(probe);
+}
+
+/* What a nested commit merged into a heap older than the outer transaction
+ * is taken back when the outer one aborts: after the undo steps, which may
+ * still write to it, and after the blocks entered since, which may still
+ * use it.  Each test runs with a global_heap (its memory waits in the
+ * outer's pending heap) and with a switch_txn on an older heap. */
+
+static int value_at_free;
+static void note_value(void* p)
+{
+    value_at_free = *(int*)p;
+}
+
+/* In the nested transaction: its undo step is older than its merge. */
+static void new_int_set_to_5(void)
+{
+    int* p = new(int);
+    txc_set_destructor(p, note_value);
+    txn_set(*p, 5);
+}
+
+static void set_merged_memory_then_abort(bool global)
+{
+    value_at_free = -1;
+    sub_heap {
+        txc_heap_t* volatile older = txc_heap_current(); /* read after setjmp (gcc) */
+        try {
+            sub_heap_txn(outer) {
+                if (global) {
+                    global_heap { new_int_set_to_5(); }
+                } else {
+                    switch_heap(older) {
+                        switch_txn(inner) { new_int_set_to_5(); }
+                    }
+                }
+                throw(exception_io, "outer aborts");
+            }
+        } catch (exception_io, e) {
+        }
+    }
+    assert_int_equal(value_at_free, 0); /* restored, then freed */
+}
+
+static void undo_steps_run_before_merged_memory_is_freed(void** state)
+{
+    (void)state;
+    set_merged_memory_then_abort(true);
+    set_merged_memory_then_abort(false);
+}
+
+static void merged_heap_dtor(void* p)
+{
+    (void)p;
+    trace_add("H");
+}
+
+static void block_alloc_dtor(void* p)
+{
+    (void)p;
+    trace_add("B");
+}
+
+static void use_merged_heap_then_abort(bool global)
+{
+    trace[0] = '\0';
+    sub_heap {
+        txc_heap_t* volatile older = txc_heap_current(); /* read after setjmp (gcc) */
+        try {
+            sub_heap_txn(outer) {
+                txc_heap_t* x = NULL;
+                if (global) {
+                    global_heap { x = txc_heap_new(); }
+                } else {
+                    switch_heap(older) {
+                        switch_txn(inner) { x = txc_heap_new(); }
+                    }
+                }
+                txc_set_destructor(x, merged_heap_dtor);
+                switch_heap(x) {
+                    sub_heap {
+                        txc_set_destructor(txc_alloc(1), block_alloc_dtor);
+                        throw(exception_io, "outer aborts");
+                    }
+                }
+            }
+        } catch (exception_io, e) {
+        }
+    }
+    assert_string_equal(trace, "BH");
+}
+
+static void blocks_on_merged_heaps_unwind_before_they_are_freed(void** state)
+{
+    (void)state;
+    use_merged_heap_then_abort(true);
+    use_merged_heap_then_abort(false);
+}
+
 /* ---- the global heap as a transaction ---- */
 
 static void global_heap_inside_txn_waits_for_outermost(void** state)
@@ -935,6 +1130,10 @@ int main(void)
         TEST(moves_of_older_allocations_are_undone),
         TEST(failed_update_leaves_target_as_before),
         TEST(nested_commit_into_older_heap_is_taken_back),
+        TEST(nested_commit_into_outer_block_heap_is_freed_after_hooks),
+        TEST(outer_abort_skips_merges_into_heaps_that_died),
+        TEST(undo_steps_run_before_merged_memory_is_freed),
+        TEST(blocks_on_merged_heaps_unwind_before_they_are_freed),
         TEST(global_heap_inside_txn_waits_for_outermost),
         TEST(global_heap_undoes_txn_set),
         TEST(global_heap_in_aborted_nested_txn_is_discarded),

@@ -18,7 +18,9 @@
  * Abort (during an exception's unwind): the unwinder first replays the logs
  * of every transaction it is about to pop (txn_undo), newest first and
  * before any frame is popped, so undo steps never meet freed memory; then
- * txn_unwind frees the transaction's memory.
+ * txn_unwind frees the transaction's memory.  Taking back what a nested
+ * commit merged into an older heap frees memory too, so it waits for
+ * txn_unwind (see txn_undo).
  *
  * Commit (the block left normally): h's contents merge into the heap that
  * was current before the block (a global_heap's into the enclosing
@@ -301,6 +303,13 @@ TXC_API struct txc__txn* txc__txn_enter(struct txc__txn* t, int global)
 
 /* ---- aborting ---- */
 
+static void undo_merge(void* arg);
+
+/* Replay the log, newest first, except the records that take back what a
+ * nested commit merged into an older heap: they free memory, which the
+ * other undo steps may still write to (txn_set) and the blocks entered
+ * since may still use (a switch_heap to a heap the merge brought, a
+ * sub_heap on one), so they stay in the log, in order, for txn_unwind. */
 void txn_undo(struct txc__frame* f)
 {
     struct txc__txn* t = (struct txc__txn*)f;
@@ -309,8 +318,19 @@ void txn_undo(struct txc__frame* f)
     t->undone = 1;
     struct rec* r = t->log;
     t->log = t->log_tail = NULL;
-    for (; r; r = r->next)
+    for (struct rec* next; r; r = next) {
+        next = r->next;
+        if (r->undo == undo_merge) { /* kept, in order */
+            r->next = NULL;
+            if (t->log_tail)
+                ((struct rec*)t->log_tail)->next = r;
+            else
+                t->log = r;
+            t->log_tail = r;
+            continue;
+        }
         run_guarded(r->undo, r->arg, r->what);
+    }
 }
 
 void txn_unwind(struct txc__frame* f)
@@ -318,6 +338,12 @@ void txn_unwind(struct txc__frame* f)
     struct txc__txn* t = (struct txc__txn*)f;
     struct txc__ctx* c = &txc__ctx;
     txn_undo(f);
+    /* The blocks entered since are unwound: take the merges back now,
+     * still as the current transaction (what has a move logged by an
+     * enclosing one waits in its limbo heap). */
+    for (struct rec* r = t->log; r; r = r->next)
+        run_guarded(r->undo, r->arg, r->what);
+    t->log = t->log_tail = NULL;
     c->top = f->prev;
     c->current = f->saved;
     c->txn = t->parent;
@@ -413,13 +439,18 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
     if (parent) {
         /* Records of objects born inside the parent are final for it: the
          * object vanishes if the parent aborts, and its later changes are
-         * not logged, so such a record must never run. */
+         * not logged, so such a record must never run.  So are moves from,
+         * and merges into, a heap the parent owns: that heap vanishes if
+         * the parent aborts -- or earlier, with a block of the parent's
+         * that ends, and an unmerge would then touch a dead heap. */
         struct rec *head = NULL, *tail = NULL;
         for (struct rec *r = t->log, *next; r; r = next) {
             next = r->next;
             bool final = r->born && r->born >= parent->start;
-            if (r->undo == undo_move) /* its source vanishes if the parent aborts */
+            if (r->undo == undo_move)
                 final = txn_owns(parent, ((struct move_rec*)r->arg)->src);
+            else if (r->undo == undo_merge)
+                final = txn_owns(parent, ((struct merge_mark*)r->arg)->dst);
             if (final) {
                 if (r->drop)
                     r->drop(r->arg);
