@@ -1055,10 +1055,54 @@ static void threads_throw_without_interfering(void** state)
     }
 }
 
+/* txc_exception_is answers false for a NULL exception or type. */
+static void exception_is_false_for_null(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    try {
+        throw(exception_io, "x");
+    } catch (exception_any, e) {
+        caught = 1;
+        assert_true(txc_exception_is(e, exception_io));
+        assert_false(txc_exception_is(e, NULL));
+        assert_false(txc_exception_is(NULL, exception_io));
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+}
+
+/* describe prints "?" for a missing file or function and nothing for a
+ * missing message (an exception object built by hand), and stops a cause
+ * chain after 64 links. */
+static void describe_tolerates_missing_fields_and_long_chains(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_exception_t bare = {.type = exception_io, .line = 7};
+        char* d = txc_exception_describe(&bare);
+        assert_string_equal(d, "exception_io:  (at ?:7 in ?)");
+        txc_exception_t chain[70];
+        for (int i = 0; i < 70; i++) {
+            chain[i] = (txc_exception_t){.type = exception_arg, .message = "m", .file = "f", .line = i, .func = "g"};
+            chain[i].cause = i + 1 < 70 ? &chain[i + 1] : NULL;
+        }
+        d = txc_exception_describe(chain);
+        int lines = 1;
+        for (const char* c = d; *c; c++)
+            lines += *c == '\n';
+        assert_int_equal(lines, 64);
+        assert_non_null(strstr(d, "(at f:63 in g)"));
+        assert_null(strstr(d, "(at f:64 in g)"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(user_types_form_a_tree),
+        TEST(exception_is_false_for_null),
+        TEST(describe_tolerates_missing_fields_and_long_chains),
         TEST(exception_any_catches_everything_catchable),
         TEST(non_matching_catch_lets_it_through),
         TEST(many_catch_clauses),
