@@ -286,11 +286,9 @@ static __attribute__((noinline)) void* alloc_slow(size_t size, int zero)
 static inline void* alloc_fast(size_t size, int zero)
 {
     txc_heap_t* h = txc__ctx.current;
-    if (LIKELY(h != NULL && size <= SMALL_MAX)) {
-        size_t need = HDR_SIZE + round_up(size);
-        if (LIKELY((size_t)(h->end - h->bump) >= need))
-            return bump(h, size, need, zero);
-    }
+    size_t need = txc__bump_fits(h, size);
+    if (LIKELY(need != 0))
+        return bump(h, size, need, zero);
     return alloc_slow(size, zero);
 }
 

@@ -338,22 +338,30 @@ TXC__INLINE void* txc__bump(txc_heap_t* h, size_t size, size_t need)
     return hd + 1;
 }
 
+/* The room a size-byte allocation takes on h, header included, if h's chunk
+ * can serve it by a bump; 0 if not. */
+TXC__INLINE size_t txc__bump_fits(const txc_heap_t* h, size_t size)
+{
+    size_t need = sizeof(struct txc__hdr) + ((size + 15) & ~(size_t)15);
+    return h != NULL && size <= TXC__SMALL_MAX && (size_t)(h->end - h->bump) >= need ? need : 0;
+}
+
 TXC_API void* txc__alloc_slow(size_t size);
 
 #if !defined(TXC_DEBUG) && !defined(TXC_NO_INLINE_ALLOC)
 TXC__INLINE void* txc__alloc_inline(size_t size)
 {
     txc_heap_t* h = txc__ctx.current;
-    size_t need = sizeof(struct txc__hdr) + ((size + 15) & ~(size_t)15);
-    if (__builtin_expect(h != NULL && size <= TXC__SMALL_MAX && (size_t)(h->end - h->bump) >= need, 1))
+    size_t need = txc__bump_fits(h, size);
+    if (__builtin_expect(need != 0, 1))
         return txc__bump(h, size, need);
     return txc__alloc_slow(size);
 }
 TXC__INLINE void* txc__alloc_zero_inline(size_t size)
 {
     txc_heap_t* h = txc__ctx.current;
-    size_t need = sizeof(struct txc__hdr) + ((size + 15) & ~(size_t)15);
-    if (__builtin_expect(h != NULL && size <= TXC__SMALL_MAX && (size_t)(h->end - h->bump) >= need, 1))
+    size_t need = txc__bump_fits(h, size);
+    if (__builtin_expect(need != 0, 1))
         return __builtin_memset(txc__bump(h, size, need), 0, size);
     return (txc_alloc_zero)(size);
 }
