@@ -383,6 +383,82 @@ static uint64_t longjmp10(long n)
     return now_ns() - t0;
 }
 
+/* What code without txc does for an arena per frame: a chain of cleanup
+ * records, each frame pushing one and popping it on return; the thrower
+ * runs the records above its target (obstack: free to the frame's mark;
+ * APR: destroy the frame's subpool), then _longjmp()s. */
+struct hr_frame {
+    struct hr_frame* prev;
+    void* arena;
+};
+static struct hr_frame* hr_top;
+static jmp_buf hr_buf;
+
+static void hr_release(struct hr_frame* f, int apr)
+{
+#ifdef HAVE_APR
+    if (apr) {
+        apr_pool_destroy(f->arena);
+        return;
+    }
+#endif
+#ifdef HAVE_OBSTACK_H
+    if (!apr)
+        obstack_free(&ob, f->arena);
+#endif
+    (void)f;
+    (void)apr;
+}
+
+static NOINLINE void hr_rec(int d, int apr)
+{
+    struct hr_frame f = {hr_top, NULL};
+#ifdef HAVE_APR
+    if (apr)
+        apr_pool_create((apr_pool_t**)&f.arena, aparent);
+#endif
+#ifdef HAVE_OBSTACK_H
+    if (!apr)
+        f.arena = obstack_alloc(&ob, 0);
+#endif
+    hr_top = &f;
+    if (d == 1) {
+        for (struct hr_frame* g = hr_top; g; g = g->prev)
+            hr_release(g, apr);
+        hr_top = NULL;
+        _longjmp(hr_buf, 1);
+    }
+    hr_rec(d - 1, apr);
+    hr_top = f.prev;
+    hr_release(&f, apr);
+}
+
+static uint64_t hr_throw10(long n, int apr)
+{
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        if (_setjmp(hr_buf) == 0)
+            hr_rec(DEPTH, apr);
+        else
+            SINK(&hr_buf);
+    }
+    return now_ns() - t0;
+}
+
+#ifdef HAVE_OBSTACK_H
+static uint64_t obstack_throw10(long n)
+{
+    return hr_throw10(n, 0);
+}
+#endif
+
+#ifdef HAVE_APR
+static uint64_t apr_throw10(long n)
+{
+    return hr_throw10(n, 1);
+}
+#endif
+
 #ifdef HAVE_CXX_BENCH
 long bench_cxx_throw(long n, int depth); /* bench_cxx.cc */
 static uint64_t cxx_throw10(long n)
@@ -617,6 +693,12 @@ static const struct group groups[] = {
       {"longjmp10", "_setjmp+_longjmp, 10 frames", longjmp10, 5},
 #ifdef HAVE_CXX_BENCH
       {"cxx_throw10", "C++ throw/catch, 10 frames (g++)", cxx_throw10, 0.05},
+#endif
+#ifdef HAVE_OBSTACK_H
+      {"obstack_throw10", "hand-rolled: _longjmp, 10 frames, an obstack mark in each freed on the way", obstack_throw10, 0},
+#endif
+#ifdef HAVE_APR
+      {"apr_throw10", "hand-rolled: _longjmp, 10 frames, an APR subpool in each destroyed on the way", apr_throw10, 0},
 #endif
      }},
     {"`sub_heap { p = txc_alloc(32); escape(p); }`, 1000 per parent heap (its free shared)", BATCH, 0, 0,
