@@ -608,11 +608,7 @@ void exc_propagate(txc_exception_t* e)
     }
     struct txc__try* t;
     for (;;) {
-        f = c->top;
-        if (f->kind == TXC__F_SUB) { /* most frames: the sub heap's exit, inline */
-            txc__sub_heap_leave((struct txc__sub_heap*)f);
-            continue;
-        }
+        f = frame_unwind_subs(c); /* most frames */
         if (f->kind != TXC__F_TRY) {
             frame_unwind_one(f);
             continue;

@@ -8,7 +8,8 @@
  *
  * A block left normally (end, break, continue, return, goto) pops its frame
  * from the cleanup attribute of the macro's local.  An exception pops frames
- * from the top down to the catching try with frame_unwind_one(), then
+ * from the top down to the catching try (frame_unwind_subs() for runs of
+ * sub heaps, frame_unwind_one() for the others), then
  * longjmps, which skips the cleanups of the frames it already popped.
  *
  * The context is made on first use: the thread's root heap, its preallocated
@@ -183,6 +184,34 @@ TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s)
 }
 
 /* ---- unwinding ---- */
+
+/* Pop the sub heap frames on top of c's stack and return the first frame of
+ * another kind.  An exception usually passes runs of sub heaps that hold
+ * nothing (txc__sub_heap_trivial): those are left in a tight loop that only
+ * counts them off their parents and marks them dead, and writes the
+ * context's top and current heap once at the end of the run, before any
+ * other sub heap is left by the general path (which reads them). */
+struct txc__frame* frame_unwind_subs(struct txc__ctx* c)
+{
+    struct txc__frame* f = c->top;
+    while (f->kind == TXC__F_SUB) {
+        struct txc__frame* last = NULL;
+        for (; f->kind == TXC__F_SUB && txc__sub_heap_trivial((struct txc__sub_heap*)f); f = f->prev) {
+            f->saved->allocs--;
+            ((struct txc__sub_heap*)f)->hdr.tag = TAG_DEAD;
+            last = f;
+        }
+        if (last) {
+            c->top = f;
+            c->current = last->saved;
+        }
+        if (f->kind == TXC__F_SUB) {
+            txc__sub_heap_leave((struct txc__sub_heap*)f);
+            f = c->top;
+        }
+    }
+    return f;
+}
 
 void frame_unwind_one(struct txc__frame* f)
 {

@@ -171,6 +171,7 @@ static inline struct txc__ctx* ctx_get(void);
 /* frame.c */
 HIDDEN void ctx_init(void);
 HIDDEN void frame_unwind_one(struct txc__frame* f);
+HIDDEN struct txc__frame* frame_unwind_subs(struct txc__ctx* c); /* pops the sub heaps on top */
 HIDDEN void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind);
 HIDDEN void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags);
 HIDDEN void frame_heap_release(struct txc__sub_heap* s);

@@ -363,6 +363,131 @@ static void unwinding_restores_switched_heaps(void** state)
     txc_free(h); /* not in use any more */
 }
 
+/* Runs of sub heaps that hold nothing (left by the unwinder's tight loop)
+ * between frames that need the general path: sub heaps with a destructor or
+ * a plain allocation, a switch_heap, a transaction. */
+static int cell = 1;
+static int cell_seen = -1;
+static void cell_dtor(void* p)
+{
+    (void)p;
+    cell_seen = cell; /* the transaction's undo ran before its memory was freed */
+}
+
+static void mixed_frames(txc_heap_t* h)
+{
+    sub_heap {                     /* A: nothing */
+        sub_heap {                 /* B: a destructor */
+            tracked_int(1);
+            sub_heap {             /* C: nothing */
+                sub_heap {         /* D: a plain allocation */
+                    txc_alloc(100);
+                    sub_heap {     /* E: nothing */
+                        switch_heap(h) {
+                            sub_heap {                 /* F: nothing, on h */
+                                sub_heap_txn(t) {
+                                    txn_set(cell, 2);
+                                    sub_heap {         /* G: nothing, in the transaction */
+                                        sub_heap {     /* H: destructors */
+                                            tracked_int(2);
+                                            txc_set_destructor(txc_alloc(8), cell_dtor);
+                                            sub_heap {
+                                                sub_heap { throw(my_error, "mixed"); } /* I, J: nothing */
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void unwinding_mixes_empty_and_busy_sub_heaps(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_t* h = txc_heap_new();
+    txc_heap_stats_t root_before = stats_of(root), h_before = stats_of(h);
+    ndlog = 0;
+    cell = 1;
+    cell_seen = -1;
+    volatile int caught = 0;
+    try {
+        mixed_frames(h);
+    } catch (my_error, e) {
+        caught = 1;
+        assert_ptr_equal(txc_heap_current(), root);
+        assert_int_equal(ndlog, 2); /* newest first */
+        assert_int_equal(dlog[0], 2);
+        assert_int_equal(dlog[1], 1);
+        assert_int_equal(cell, 1);
+        assert_int_equal(cell_seen, 1);
+        assert_ptr_equal(txc_heap_parent(e->heap), root);
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+    txc_heap_stats_t root_after = stats_of(root), h_after = stats_of(h);
+    assert_int_equal(root_after.allocs, root_before.allocs);
+    assert_int_equal(root_after.total_allocs, root_before.total_allocs);
+    assert_int_equal(root_after.total_bytes, root_before.total_bytes);
+    assert_int_equal(h_after.allocs, h_before.allocs);
+    assert_int_equal(h_after.total_allocs, h_before.total_allocs);
+    /* the frames are gone: blocks work as before */
+    sub_heap {
+        assert_int_equal(stats_of(root).allocs, root_before.allocs + 1);
+    }
+    txc_free(h);
+}
+
+/* A finally between the throw and the catch: the unwinder stops there
+ * first, then goes on from the try's parent frame. */
+static void unwinding_stops_at_a_finally_between_empty_sub_heaps(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_stats_t before = stats_of(root);
+    ndlog = 0;
+    volatile int finally_ran = 0, caught = 0;
+    try {
+        sub_heap {
+            sub_heap {
+                txc_heap_t* volatile inner = txc_heap_current();
+                volatile size_t inner_allocs = stats_of(inner).allocs;
+                try {
+                    sub_heap {
+                        sub_heap {
+                            tracked_int(3);
+                            sub_heap {
+                                sub_heap { throw(my_error, "through a finally"); }
+                            }
+                        }
+                    }
+                } finally {
+                    finally_ran = 1;
+                    assert_ptr_equal(txc_heap_current(), inner);
+                    assert_int_equal(stats_of(inner).allocs, inner_allocs);
+                    assert_int_equal(ndlog, 1);
+                    assert_int_equal(dlog[0], 3);
+                }
+            }
+        }
+    } catch (my_error, e) {
+        caught = 1;
+        assert_ptr_equal(txc_heap_current(), root);
+        assert_string_equal(e->message, "through a finally");
+        txc_free(e);
+    }
+    assert_int_equal(finally_ran, 1);
+    assert_int_equal(caught, 1);
+    txc_heap_stats_t after = stats_of(root);
+    assert_int_equal(after.allocs, before.allocs);
+    assert_int_equal(after.total_allocs, before.total_allocs);
+}
+
 static void nested_try_statements(void** state)
 {
     (void)state;
@@ -1113,6 +1238,8 @@ int main(void)
         TEST(leaving_try_with_finally_by_return_is_fatal),
         TEST(unwinding_frees_every_sub_heap),
         TEST(unwinding_restores_switched_heaps),
+        TEST(unwinding_mixes_empty_and_busy_sub_heaps),
+        TEST(unwinding_stops_at_a_finally_between_empty_sub_heaps),
         TEST(nested_try_statements),
         TEST(throw_in_catch_propagates_after_finally),
         TEST(throw_in_finally_takes_passing_as_cause),

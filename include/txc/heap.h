@@ -245,13 +245,23 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
     return s;
 }
 
+/* Whether s's heap can be left with two stores: nothing was allocated on it
+ * and it has no destructor, and its parent is not the global heap (whose
+ * statistics need the lock). */
+TXC__INLINE bool txc__sub_heap_trivial(const struct txc__sub_heap* s)
+{
+    const txc_heap_t* h = &s->heap;
+    /* (one test for the three pointers) */
+    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor) &&
+           !(s->f.saved->flags & TXC__HF_GLOBAL);
+}
+
 TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
-    txc_heap_t* h = &s->heap;
     c->top = s->f.prev;
     c->current = s->f.saved;
-    if (__builtin_expect(h->chunk || h->head || h->self.dtor || (s->f.saved->flags & TXC__HF_GLOBAL), 0)) {
+    if (__builtin_expect(!txc__sub_heap_trivial(s), 0)) {
         txc__sub_heap_leave_slow(s);
         return;
     }
