@@ -392,26 +392,26 @@ static void exc_attach(txc_exception_t* e, txc_heap_t* h)
 }
 
 /* txc_free(e) when e's heap holds e alone (no cause, data, destructor or
- * anything else on it, nothing below it) and is not used by a running
- * block, outside any transaction: unlink the heap from its owner and take
- * the block back, without the general walk of heap_clear.  False: not such
- * a case, nothing done. */
+ * anything else on it, nothing below it) and has never been current,
+ * outside any transaction: unlink the heap from its owner and take the
+ * block back, without the general walk of heap_clear.  False: not such a
+ * case, nothing done.
+ *
+ * With nothing below E (its one allocation is e), heap_in_use(E) comes to:
+ * E current, or the target of a switch_heap, or current when a running block
+ * was entered.  A heap that exists becomes current only as the target of a
+ * switch_heap, which marks an exception heap HF_SWITCHED: without the mark
+ * no frame needs to be looked at.  (The mark stays until the block is made
+ * ready again, so such a heap always takes the general path.) */
 bool exc_free_fast(txc_exception_t* e)
 {
     txc_heap_t* E = e->heap;
     struct exc_block* b = (struct exc_block*)((char*)E - offsetof(struct exc_block, hb.heap));
     txc_heap_t* owner = E->self.heap;
     if (E->head != &b->node || E->tail != &b->node || E->allocs != 1 || E->chunk || b->node.dtor ||
-        E->self.dtor || (E->self.flags & NF_DYING) || !owner || (owner->flags & HF_GLOBAL) || txc__ctx.txn)
+        E->self.dtor || (E->self.flags & NF_DYING) || (E->flags & HF_SWITCHED) || !owner ||
+        (owner->flags & HF_GLOBAL) || txc__ctx.txn)
         return false;
-    /* With nothing below E (its one allocation is e), heap_in_use(E) comes to
-     * this: E current, or the target of a switch_heap, or current when a
-     * running block was entered. */
-    if (txc__ctx.current == E)
-        return false;
-    for (struct txc__frame* f = txc__ctx.top; f; f = f->prev)
-        if (f->saved == E || (f->kind == TXC__F_SWITCH && ((struct txc__switch_heap*)f)->heap == E))
-            return false;
     heap_unlink(&E->self);
 #ifdef TXC_DEBUG
     poison(&b->x, 0xfe, b->node.size);

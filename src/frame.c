@@ -169,6 +169,8 @@ TXC_API struct txc__switch_heap* txc__switch_heap_enter(struct txc__switch_heap*
         THROW_ARG("switch_heap: NULL heap");
     if (!(check_ptr(h, "switch_heap")->tag & TF_HEAP))
         THROW_ARG("switch_heap: %p is not a heap", (void*)h);
+    if (h->flags & HF_EXC) /* exc_free_fast needs to know */
+        h->flags |= HF_SWITCHED;
     frame_push(c, &s->f, TXC__F_SWITCH);
     s->heap = h;
     c->current = h;

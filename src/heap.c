@@ -79,37 +79,6 @@ void heap_init(txc_heap_t* h, txc_heap_t* parent, unsigned hflags)
     h->self.heap = parent;
 }
 
-void heap_link(txc_heap_t* h, struct txc__node* n)
-{
-    n->heap = h;
-    n->seq = h->seq++;
-    n->next = NULL;
-    n->prev = h->tail;
-    if (h->tail)
-        h->tail->next = n;
-    else
-        h->head = n;
-    h->tail = n;
-    h->allocs++;
-    h->bytes += n->size;
-}
-
-void heap_unlink(struct txc__node* n)
-{
-    txc_heap_t* h = n->heap;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        h->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        h->tail = n->prev;
-    n->prev = n->next = NULL;
-    h->allocs--;
-    h->bytes -= n->size;
-}
-
 /* Insert n by its arrival number (it already counts in h's statistics). */
 static void heap_insert_ordered(txc_heap_t* h, struct txc__node* n)
 {

@@ -74,6 +74,7 @@
 #define HF_EXC 0x4u        /* holds an exception */
 #define HF_ROOT 0x8u       /* a thread's root heap */
 #define HF_BORROW TXC__HF_BORROW /* a sub_heap: its first chunk is lent by its parent */
+#define HF_SWITCHED 0x20u  /* an exception heap that has been a switch_heap target */
 
 #define ALIGN 16u
 #define HDR_SIZE sizeof(struct txc__hdr)
@@ -203,8 +204,39 @@ HIDDEN txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags); /* NULL 
 HIDDEN void block_cache_drain(void);
 HIDDEN void heap_clear(txc_heap_t* h);
 HIDDEN void heap_destroy(txc_heap_t* h); /* clear, unlink from parent, free its block */
-HIDDEN void heap_link(txc_heap_t* parent, struct txc__node* n);
-HIDDEN void heap_unlink(struct txc__node* n);
+/* Append n to h's list (it arrives now) / take n out of its owner's list,
+ * with the statistics.  Inline: the exception heap of every throw is linked
+ * to the catching try's heap and, most often, unlinked again by txc_free. */
+static inline void heap_link(txc_heap_t* h, struct txc__node* n)
+{
+    n->heap = h;
+    n->seq = h->seq++;
+    n->next = NULL;
+    n->prev = h->tail;
+    if (h->tail)
+        h->tail->next = n;
+    else
+        h->head = n;
+    h->tail = n;
+    h->allocs++;
+    h->bytes += n->size;
+}
+
+static inline void heap_unlink(struct txc__node* n)
+{
+    txc_heap_t* h = n->heap;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        h->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        h->tail = n->prev;
+    n->prev = n->next = NULL;
+    h->allocs--;
+    h->bytes -= n->size;
+}
 HIDDEN void heap_merge(txc_heap_t* src, txc_heap_t* dst);
 /* What a merge brought, to take it back (heap_unmerge). */
 struct merge_mark {

@@ -823,6 +823,44 @@ static void freeing_a_caught_exception_frees_its_heap(void** state)
 /* Causes nest: each heap below the one of the exception that forwards it.
  * Freeing the outermost frees them all; a cause freed first leaves the
  * others intact. */
+/* txc_free of a lone caught exception takes a shortcut unless its heap has
+ * been the target of a switch_heap; both ways free it from the try's heap. */
+static void freeing_an_exception_whose_heap_was_current(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        txc_exception_t* volatile kept[2] = {NULL};
+        for (volatile int i = 0; i < 2; i++) {
+            try {
+                throw(my_error, "kept");
+            } catch (my_error, e) {
+                kept[i] = e;
+            }
+        }
+        assert_int_equal(stats_of(h).allocs, 2);
+        switch_heap(kept[0]->heap) {
+            assert_ptr_equal(txc_heap_current(), kept[0]->heap);
+        }
+        volatile int refused = 0;
+        switch_heap(kept[0]->heap) {
+            sub_heap {
+                try {
+                    txc_free(kept[0]); /* a block runs on it */
+                } catch (exception_arg, e) {
+                    refused++;
+                }
+            }
+        }
+        assert_int_equal(refused, 1);
+        txc_free(kept[0]);
+        assert_int_equal(stats_of(h).allocs, 1);
+        txc_free(kept[1]);
+        assert_int_equal(stats_of(h).allocs, 0);
+        assert_ptr_equal(txc_heap_current(), h);
+    }
+}
+
 static void nested_causes_are_freed_with_the_outermost(void** state)
 {
     (void)state;
@@ -1249,6 +1287,7 @@ int main(void)
         TEST(messages_of_every_length),
         TEST(literal_messages),
         TEST(freeing_a_caught_exception_frees_its_heap),
+        TEST(freeing_an_exception_whose_heap_was_current),
         TEST(nested_causes_are_freed_with_the_outermost),
         TEST(caught_exception_can_be_escaped_and_imported),
         TEST(throw_errno_records_errno),
