@@ -673,6 +673,16 @@ TXC_API void txc__throw(const txc_exception_type_t* type, const char* file, int 
     exc_propagate(e);
 }
 
+TXC_API void txc__throw_literal(const txc_exception_type_t* type, const char* file, int line, const char* func,
+                                const char* msg)
+{
+    ctx_get();
+    if (UNLIKELY(!type || type == txc_exception_nomem)) /* the misuse, and the exception that needs no memory */
+        txc__throw(type, file, line, func, TXC__NO_ERRNO, NULL, NULL, "%s", msg);
+    txc_exception_t* e = exc_new_literal(type, file, line, func, msg);
+    exc_propagate(e ? e : exc_nomem_plain(file, line, func));
+}
+
 TXC_API void txc__rethrow(txc_exception_t* e)
 {
     if (!e)

@@ -1056,8 +1056,17 @@ static void nomem_is_thrown_and_caught(void** state)
             assert_non_null(e->heap);
             assert_ptr_equal(txc_heap_parent(e->heap), txc_heap_current());
         }
+        try {
+            throw(exception_nomem, "pretend, a literal");
+        } catch (exception_nomem, e) {
+            caught++;
+            assert_ptr_equal(e->type, exception_nomem);
+            assert_string_equal(e->message, "pretend, a literal");
+            assert_non_null(e->heap);
+            assert_ptr_equal(txc_heap_parent(e->heap), txc_heap_current());
+        }
     }
-    assert_int_equal(caught, 1);
+    assert_int_equal(caught, 2);
 }
 
 /* ---- uncaught ---- */
