@@ -210,19 +210,12 @@ TXC__INLINE void txc__frame_heap_init(struct txc__sub_heap* s, txc_heap_t* paren
     s->hdr.word = (uint64_t)(uintptr_t)&h->self;
     s->hdr.size = 0;
     s->hdr.tag = TXC__TAG_FRAME_HEAP;
-    h->bump = h->end = NULL;
-    h->chunk = NULL;
-    h->seq = 0;
-    h->allocs = h->bytes = 0;
-    h->head = h->tail = NULL;
-    h->self.prev = h->self.next = NULL;
+    /* all zero but three fields: wide stores (in pieces that compilers
+     * store inline) */
+    __builtin_memset(h, 0, offsetof(txc_heap_t, self));
+    __builtin_memset(&h->self, 0, sizeof h->self);
     h->self.heap = parent;
-    h->self.dtor = NULL;
     h->self.ptr = h;
-    h->self.chunk = NULL;
-    h->self.seq = 0;
-    h->self.size = 0;
-    h->self.flags = 0;
     h->flags = flags;
     h->nchunks = 0;
     h->txn = NULL;
