@@ -472,7 +472,7 @@ static bool try_has_finally_to_run(const struct txc__try* t)
     return (try_stage(t) == TXC__T_BODY || try_stage(t) == TXC__T_CATCH) && (t->state & TXC__T_HAS_FINALLY);
 }
 
-static bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
+static inline __attribute__((always_inline)) bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
 {
     if (t->state & TXC__T_MANY)
         return true; /* types not all recorded: stop here and let the catches decide */
@@ -551,8 +551,13 @@ void exc_propagate(txc_exception_t* e)
      * handler right here, with nothing unwound. */
     struct txc__try* target = NULL;
     bool finally_first = false, txn_seen = false;
+    /* The empty sub heaps on top, the most common frames, are known here:
+     * phase 2 pops them without looking again if nothing ran meanwhile (a
+     * transaction's undo, a destructor of a passing exception) */
+    struct txc__frame* top = c->top;
+    struct txc__frame* empty_end = frame_empty_subs_end(top);
     struct txc__frame* f;
-    for (f = c->top; f; f = f->prev) {
+    for (f = empty_end; f; f = f->prev) {
         if (f->kind == TXC__F_SUB) /* most frames: nothing to decide */
             continue;
         if (f->kind == TXC__F_BARRIER)
@@ -577,6 +582,7 @@ void exc_propagate(txc_exception_t* e)
                 exc_nest(e, passing);
             else if (!exc_is_static(passing))
                 exc_discard(passing);
+            empty_end = top;
         }
     }
     if (!target && !finally_first) {
@@ -606,9 +612,13 @@ void exc_propagate(txc_exception_t* e)
                 break;
         }
     }
+    if (!txn_seen && empty_end != top)
+        frame_pop_empty_subs(c, empty_end);
     struct txc__try* t;
     for (;;) {
-        f = frame_unwind_subs(c); /* most frames */
+        f = c->top;
+        if (f->kind == TXC__F_SUB) /* most frames */
+            f = frame_unwind_subs(c);
         if (f->kind != TXC__F_TRY) {
             frame_unwind_one(f);
             continue;

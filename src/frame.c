@@ -188,29 +188,18 @@ TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s)
 /* ---- unwinding ---- */
 
 /* Pop the sub heap frames on top of c's stack and return the first frame of
- * another kind.  An exception usually passes runs of sub heaps that hold
- * nothing (txc__sub_heap_trivial): those are left in a tight loop that only
- * counts them off their parents and marks them dead, and writes the
- * context's top and current heap once at the end of the run, before any
- * other sub heap is left by the general path (which reads them). */
+ * another kind: runs of empty ones (frame_empty_subs_end) all at once, the
+ * others by the general path. */
 struct txc__frame* frame_unwind_subs(struct txc__ctx* c)
 {
     struct txc__frame* f = c->top;
     while (f->kind == TXC__F_SUB) {
-        struct txc__frame* last = NULL;
-        for (; f->kind == TXC__F_SUB && txc__sub_heap_trivial((struct txc__sub_heap*)f); f = f->prev) {
-            f->saved->allocs--;
-            ((struct txc__sub_heap*)f)->hdr.tag = TAG_DEAD;
-            last = f;
-        }
-        if (last) {
-            c->top = f;
-            c->current = last->saved;
-        }
-        if (f->kind == TXC__F_SUB) {
+        struct txc__frame* end = frame_empty_subs_end(f);
+        if (end != f)
+            frame_pop_empty_subs(c, end);
+        else
             txc__sub_heap_leave((struct txc__sub_heap*)f);
-            f = c->top;
-        }
+        f = c->top;
     }
     return f;
 }

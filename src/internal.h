@@ -173,6 +173,33 @@ static inline struct txc__ctx* ctx_get(void);
 HIDDEN void ctx_init(void);
 HIDDEN void frame_unwind_one(struct txc__frame* f);
 HIDDEN struct txc__frame* frame_unwind_subs(struct txc__ctx* c); /* pops the sub heaps on top */
+/* An exception usually passes runs of sub heaps that hold nothing
+ * (txc__sub_heap_trivial).  frame_empty_subs_end(f): the first frame from f
+ * down that is not such a sub heap (NULL at the bottom).
+ * frame_pop_empty_subs(c, end): pop the frames from the top down to end,
+ * all such sub heaps (end below the top), with no more than counting them
+ * off their parents and marking them dead; the context's top and current
+ * heap are written once.  (TXC__INLINE, as the inline paths of heap.h: GCC
+ * 12's UBSan otherwise misreports the context's address in exc_propagate.) */
+TXC__INLINE struct txc__frame* frame_empty_subs_end(struct txc__frame* f)
+{
+    while (f && f->kind == TXC__F_SUB && txc__sub_heap_trivial((struct txc__sub_heap*)f))
+        f = f->prev;
+    return f;
+}
+TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end)
+{
+    struct txc__frame* f = c->top;
+    txc_heap_t* parent;
+    do {
+        parent = f->saved;
+        parent->allocs--;
+        ((struct txc__sub_heap*)f)->hdr.tag = TAG_DEAD;
+        f = f->prev;
+    } while (f != end);
+    c->top = end;
+    c->current = parent;
+}
 HIDDEN void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind);
 HIDDEN void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags);
 HIDDEN void frame_heap_release(struct txc__sub_heap* s);

@@ -557,6 +557,63 @@ static void throw_in_finally_takes_passing_as_cause(void** state)
     assert_int_equal(stats_of(root).total_allocs, before);
 }
 
+/* A passing exception dropped for one thrown in a finally block (that one
+ * has a cause already) is freed before anything is unwound: its
+ * destructors run with the thrower's sub heap current and may allocate
+ * there, so that heap is no longer empty when it is left. */
+static txc_heap_t* dtor_heap;
+static void alloc_in_dtor(void* p)
+{
+    (void)p;
+    dtor_heap = txc_heap_current();
+    txc_alloc(64);
+    tracked_int(7);
+}
+
+static void dropped_passing_exception_may_fill_an_empty_sub_heap(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_stats_t before = stats_of(root);
+    ndlog = 0;
+    dtor_heap = NULL;
+    txc_heap_t* volatile thrower = NULL;
+    volatile int caught = 0;
+    try {
+        txc_exception_t* volatile cause = NULL;
+        try {
+            throw(my_error, "cause");
+        } catch (my_error, c) {
+            cause = c;
+        }
+        try {
+            int* d = txc_alloc(sizeof *d);
+            txc_set_destructor(d, alloc_in_dtor);
+            throw_data(my_error, d, "passing");
+        } finally {
+            sub_heap {
+                sub_heap {
+                    thrower = txc_heap_current();
+                    throw_fwd(other_error, cause, "replacing");
+                }
+            }
+        }
+    } catch (other_error, e) {
+        caught = 1;
+        assert_ptr_equal(dtor_heap, thrower);
+        assert_int_equal(ndlog, 1); /* what the destructor left was freed with the sub heap */
+        assert_int_equal(dlog[0], 7);
+        assert_ptr_equal(txc_heap_current(), root);
+        assert_string_equal(e->cause->message, "cause");
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+    txc_heap_stats_t after = stats_of(root);
+    assert_int_equal(after.allocs, before.allocs);
+    assert_int_equal(after.total_allocs, before.total_allocs);
+    assert_int_equal(after.total_bytes, before.total_bytes);
+}
+
 static void passing_exception_leaks_nothing(void** state)
 {
     (void)state;
@@ -1290,6 +1347,7 @@ int main(void)
         TEST(nested_try_statements),
         TEST(throw_in_catch_propagates_after_finally),
         TEST(throw_in_finally_takes_passing_as_cause),
+        TEST(dropped_passing_exception_may_fill_an_empty_sub_heap),
         TEST(passing_exception_leaks_nothing),
         TEST(thousands_of_throws_keep_memory_flat),
         TEST(caught_exception_belongs_to_try_heap),
