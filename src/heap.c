@@ -345,16 +345,10 @@ TXC_API void txc_free(void* p)
     heap_free(p, true);
 }
 
-void heap_free(void* p, bool may_defer)
+/* heap_free after the pointer check; apart, so that freeing a caught
+ * exception (exc_free_fast) does not pay for setting up the rest. */
+static __attribute__((noinline)) void heap_free_checked(void* p, struct txc__hdr* hd, bool may_defer)
 {
-    if (!p)
-        return;
-    struct txc__hdr* hd = check_ptr(p, "txc_free");
-    if (hd->tag & TF_EXC) {
-        if (!((txc_exception_t*)p)->heap || exc_free_fast(p))
-            return;
-        hd = exc_target(hd, &p, "txc_free");
-    }
     if ((hd->tag & TF_TRACKED) && (hdr_node(hd)->flags & NF_DYING))
         return; /* already being freed (a destructor freeing its own object) */
     if (hd->tag & TF_HEAP) {
@@ -370,6 +364,19 @@ void heap_free(void* p, bool may_defer)
     global_lock(owner);
     free_alloc(owner, hd);
     global_unlock(owner);
+}
+
+void heap_free(void* p, bool may_defer)
+{
+    if (!p)
+        return;
+    struct txc__hdr* hd = check_ptr(p, "txc_free");
+    if (hd->tag & TF_EXC) {
+        if (!((txc_exception_t*)p)->heap || exc_free_fast(p))
+            return;
+        hd = exc_target(hd, &p, "txc_free");
+    }
+    heap_free_checked(p, hd, may_defer);
 }
 
 /* ---- moving ---- */
