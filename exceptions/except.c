@@ -309,8 +309,8 @@ exc_new_errno(const txc_exception_type_t* type, const char* file, int line, cons
 
 /* The same when fmt is a string literal without '%' (TXC__LITERAL): it is
  * the message, for as long as the program runs. */
-static txc_exception_t* exc_new_literal(const txc_exception_type_t* type, const char* file, int line,
-                                        const char* func, const char* fmt)
+static inline __attribute__((always_inline)) txc_exception_t*
+exc_new_literal(const txc_exception_type_t* type, const char* file, int line, const char* func, const char* fmt)
 {
     struct exc_block* b = exc_block_get(1);
     if (!b)
