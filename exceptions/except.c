@@ -408,9 +408,10 @@ bool exc_free_fast(txc_exception_t* e)
     txc_heap_t* E = e->heap;
     struct exc_block* b = (struct exc_block*)((char*)E - offsetof(struct exc_block, hb.heap));
     txc_heap_t* owner = E->self.heap;
-    if (E->head != &b->node || E->tail != &b->node || E->allocs != 1 || E->chunk || b->node.dtor ||
-        E->self.dtor || (E->self.flags & NF_DYING) || (E->flags & HF_SWITCHED) || !owner ||
-        (owner->flags & HF_GLOBAL) || txc__ctx.txn)
+    if (E->head != &b->node || E->tail != &b->node || E->allocs != 1 ||
+        ((uintptr_t)E->chunk | (uintptr_t)b->node.dtor | (uintptr_t)E->self.dtor) ||
+        (E->self.flags & NF_DYING) || (E->flags & HF_SWITCHED) || !owner || (owner->flags & HF_GLOBAL) ||
+        txc__ctx.txn)
         return false;
     heap_unlink(&E->self);
 #ifdef TXC_DEBUG
