@@ -280,7 +280,25 @@ HIDDEN bool heap_within(const txc_heap_t* h, const txc_heap_t* ancestor);
 HIDDEN bool heap_in_use(const txc_heap_t* h); /* by a running block of this thread */
 HIDDEN txc_heap_t* frame_heap_of(struct txc__frame* f); /* a block's own heap, or NULL */
 HIDDEN uint64_t hdr_seq(const struct txc__hdr* hd);
-HIDDEN struct txc__hdr* check_ptr(const void* p, const char* who);
+/* Reads the header of a pointer that may not be ours: no sanitizer report for
+ * that read, check_ptr is the report. */
+__attribute__((no_sanitize_address)) static inline uint32_t read_tag(const struct txc__hdr* h)
+{
+    return *(const volatile uint32_t*)&h->tag;
+}
+/* The header of p, an allocation of txc that is live; else exception_arg
+ * (NULL) or exception_fatal naming who (check_ptr_fail).  Inline: every
+ * call of the API on a pointer starts here. */
+HIDDEN __attribute__((noreturn)) void check_ptr_fail(const void* p, const char* who);
+static inline struct txc__hdr* check_ptr(const void* p, const char* who)
+{
+    if (UNLIKELY(!p || ((uintptr_t)p & (ALIGN - 1))))
+        check_ptr_fail(p, who);
+    struct txc__hdr* hd = hdr_of(p);
+    if (UNLIKELY((read_tag(hd) & TAG_MAGIC) != TAG_LIVE))
+        check_ptr_fail(p, who);
+    return hd;
+}
 /* Move without the checks of escape/import; spare: a node for a plain
  * allocation (it cannot fail then), freed if not used. */
 HIDDEN void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst, struct txc__node* spare);
