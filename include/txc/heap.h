@@ -210,15 +210,15 @@ TXC__INLINE void txc__frame_heap_init(struct txc__sub_heap* s, txc_heap_t* paren
     s->hdr.word = (uint64_t)(uintptr_t)&h->self;
     s->hdr.size = 0;
     s->hdr.tag = TXC__TAG_FRAME_HEAP;
-    /* all zero but three fields: wide stores (in pieces that compilers
-     * store inline) */
-    __builtin_memset(h, 0, offsetof(txc_heap_t, self));
-    __builtin_memset(&h->self, 0, sizeof h->self);
+    /* all zero but three fields: wide stores, in pieces that compilers
+     * store inline and that leave out the two pointers set */
+    __builtin_memset(h, 0, offsetof(txc_heap_t, self.heap));
     h->self.heap = parent;
+    h->self.dtor = NULL;
     h->self.ptr = h;
+    h->self.chunk = NULL;
+    __builtin_memset(&h->self.seq, 0, sizeof(txc_heap_t) - offsetof(txc_heap_t, self.seq));
     h->flags = flags;
-    h->nchunks = 0;
-    h->txn = NULL;
 }
 
 TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
