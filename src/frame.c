@@ -84,6 +84,8 @@ TXC_API void txc__init(void)
 /* Open a block's heap on parent (NULL: on no heap). */
 void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags)
 {
+    if (parent && (parent->flags & HF_GLOBAL))
+        hflags |= HF_ON_GLOBAL;
     txc__frame_heap_init(s, parent, hflags);
     if (parent) {
         global_lock(parent);

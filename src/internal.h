@@ -75,6 +75,7 @@
 #define HF_ROOT 0x8u       /* a thread's root heap */
 #define HF_BORROW TXC__HF_BORROW /* a sub_heap: its first chunk is lent by its parent */
 #define HF_SWITCHED 0x20u  /* an exception heap that has been a switch_heap target */
+#define HF_ON_GLOBAL TXC__HF_ON_GLOBAL /* a block's heap on the global heap */
 
 #define ALIGN 16u
 #define HDR_SIZE sizeof(struct txc__hdr)
@@ -183,7 +184,7 @@ HIDDEN struct txc__frame* frame_unwind_subs(struct txc__ctx* c); /* pops the sub
  * 12's UBSan otherwise misreports the context's address in exc_propagate.) */
 TXC__INLINE struct txc__frame* frame_empty_subs_end(struct txc__frame* f)
 {
-    while (f && f->kind == TXC__F_SUB && txc__sub_heap_trivial((struct txc__sub_heap*)f))
+    while (__builtin_expect(f && f->kind == TXC__F_SUB && txc__sub_heap_trivial((struct txc__sub_heap*)f), 1))
         f = f->prev;
     return f;
 }

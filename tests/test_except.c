@@ -443,6 +443,41 @@ static void unwinding_mixes_empty_and_busy_sub_heaps(void** state)
     txc_free(h);
 }
 
+/* Sub heaps opened on the global heap (switch_heap to it) take the locked
+ * general path out, also when an exception passes them among empty ones. */
+static void unwinding_sub_heaps_on_the_global_heap(void** state)
+{
+    (void)state;
+    void* g = NULL;
+    global_heap { g = txc_alloc(1); }
+    txc_heap_t* G = txc_heap_of(g);
+    size_t before = stats_of(G).allocs;
+    switch_heap(G) {
+        sub_heap { assert_int_equal(stats_of(G).allocs, before + 1); }
+    }
+    assert_int_equal(stats_of(G).allocs, before);
+    volatile int caught = 0;
+    try {
+        sub_heap {
+            switch_heap(G) {
+                sub_heap {
+                    assert_int_equal(stats_of(G).allocs, before + 1);
+                    sub_heap {
+                        sub_heap { throw(my_error, "past the global heap"); }
+                    }
+                }
+            }
+        }
+    } catch (my_error, e) {
+        caught = 1;
+        assert_int_equal(stats_of(G).allocs, before);
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+    txc_free(g);
+    assert_int_equal(stats_of(G).allocs, before - 1);
+}
+
 /* A finally between the throw and the catch: the unwinder stops there
  * first, then goes on from the try's parent frame. */
 static void unwinding_stops_at_a_finally_between_empty_sub_heaps(void** state)
@@ -1343,6 +1378,7 @@ int main(void)
         TEST(unwinding_frees_every_sub_heap),
         TEST(unwinding_restores_switched_heaps),
         TEST(unwinding_mixes_empty_and_busy_sub_heaps),
+        TEST(unwinding_sub_heaps_on_the_global_heap),
         TEST(unwinding_stops_at_a_finally_between_empty_sub_heaps),
         TEST(nested_try_statements),
         TEST(throw_in_catch_propagates_after_finally),

@@ -160,6 +160,7 @@ enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER };
 /* Heap flags and header tags the inline paths need (see src/internal.h). */
 #define TXC__HF_GLOBAL 0x2u
 #define TXC__HF_BORROW 0x10u
+#define TXC__HF_ON_GLOBAL 0x40u /* a block's heap whose parent is the global heap */
 #define TXC__TAG_FRAME_HEAP 0x7c5a0007u /* live, tracked, heap, frame */
 #define TXC__TAG_DEAD 0xdead0000u
 
@@ -240,13 +241,14 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
 
 /* Whether s's heap can be left with two stores: nothing was allocated on it
  * and it has no destructor, and its parent is not the global heap (whose
- * statistics need the lock). */
+ * statistics need the lock; only txc__sub_heap_enter_slow opens such a
+ * heap, and marks it). */
 TXC__INLINE bool txc__sub_heap_trivial(const struct txc__sub_heap* s)
 {
     const txc_heap_t* h = &s->heap;
     /* (one test for the three pointers) */
     return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor) &&
-           !(s->f.saved->flags & TXC__HF_GLOBAL);
+           !(h->flags & TXC__HF_ON_GLOBAL);
 }
 
 TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
