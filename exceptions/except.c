@@ -309,8 +309,8 @@ exc_new_errno(const txc_exception_type_t* type, const char* file, int line, cons
 
 /* The same when fmt is a string literal without '%' (TXC__LITERAL): it is
  * the message, for as long as the program runs. */
-static txc_exception_t* exc_new_literal(const txc_exception_type_t* type, const char* file, int line,
-                                        const char* func, const char* fmt)
+static inline __attribute__((always_inline)) txc_exception_t*
+exc_new_literal(const txc_exception_type_t* type, const char* file, int line, const char* func, const char* fmt)
 {
     struct exc_block* b = exc_block_get(1);
     if (!b)
@@ -392,26 +392,27 @@ static void exc_attach(txc_exception_t* e, txc_heap_t* h)
 }
 
 /* txc_free(e) when e's heap holds e alone (no cause, data, destructor or
- * anything else on it, nothing below it) and is not used by a running
- * block, outside any transaction: unlink the heap from its owner and take
- * the block back, without the general walk of heap_clear.  False: not such
- * a case, nothing done. */
+ * anything else on it, nothing below it) and has never been current,
+ * outside any transaction: unlink the heap from its owner and take the
+ * block back, without the general walk of heap_clear.  False: not such a
+ * case, nothing done.
+ *
+ * With nothing below E (its one allocation is e), heap_in_use(E) comes to:
+ * E current, or the target of a switch_heap, or current when a running block
+ * was entered.  A heap that exists becomes current only as the target of a
+ * switch_heap, which marks an exception heap HF_SWITCHED: without the mark
+ * no frame needs to be looked at.  (The mark stays until the block is made
+ * ready again, so such a heap always takes the general path.) */
 bool exc_free_fast(txc_exception_t* e)
 {
     txc_heap_t* E = e->heap;
     struct exc_block* b = (struct exc_block*)((char*)E - offsetof(struct exc_block, hb.heap));
     txc_heap_t* owner = E->self.heap;
-    if (E->head != &b->node || E->tail != &b->node || E->allocs != 1 || E->chunk || b->node.dtor ||
-        E->self.dtor || (E->self.flags & NF_DYING) || !owner || (owner->flags & HF_GLOBAL) || txc__ctx.txn)
+    if (E->head != &b->node || E->tail != &b->node || E->allocs != 1 ||
+        ((uintptr_t)E->chunk | (uintptr_t)b->node.dtor | (uintptr_t)E->self.dtor) ||
+        (E->self.flags & NF_DYING) || (E->flags & HF_SWITCHED) || !owner || (owner->flags & HF_GLOBAL) ||
+        txc__ctx.txn)
         return false;
-    /* With nothing below E (its one allocation is e), heap_in_use(E) comes to
-     * this: E current, or the target of a switch_heap, or current when a
-     * running block was entered. */
-    if (txc__ctx.current == E)
-        return false;
-    for (struct txc__frame* f = txc__ctx.top; f; f = f->prev)
-        if (f->saved == E || (f->kind == TXC__F_SWITCH && ((struct txc__switch_heap*)f)->heap == E))
-            return false;
     heap_unlink(&E->self);
 #ifdef TXC_DEBUG
     poison(&b->x, 0xfe, b->node.size);
@@ -472,7 +473,7 @@ static bool try_has_finally_to_run(const struct txc__try* t)
     return (try_stage(t) == TXC__T_BODY || try_stage(t) == TXC__T_CATCH) && (t->state & TXC__T_HAS_FINALLY);
 }
 
-static bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
+static inline __attribute__((always_inline)) bool try_would_catch(const struct txc__try* t, const txc_exception_t* e)
 {
     if (t->state & TXC__T_MANY)
         return true; /* types not all recorded: stop here and let the catches decide */
@@ -551,8 +552,13 @@ void exc_propagate(txc_exception_t* e)
      * handler right here, with nothing unwound. */
     struct txc__try* target = NULL;
     bool finally_first = false, txn_seen = false;
+    /* The empty sub heaps on top, the most common frames, are known here:
+     * phase 2 pops them without looking again if nothing ran meanwhile (a
+     * transaction's undo, a destructor of a passing exception) */
+    struct txc__frame* top = c->top;
+    struct txc__frame* empty_end = frame_empty_subs_end(top);
     struct txc__frame* f;
-    for (f = c->top; f; f = f->prev) {
+    for (f = empty_end; f; f = f->prev) {
         if (f->kind == TXC__F_SUB) /* most frames: nothing to decide */
             continue;
         if (f->kind == TXC__F_BARRIER)
@@ -577,6 +583,7 @@ void exc_propagate(txc_exception_t* e)
                 exc_nest(e, passing);
             else if (!exc_is_static(passing))
                 exc_discard(passing);
+            empty_end = top;
         }
     }
     if (!target && !finally_first) {
@@ -606,13 +613,13 @@ void exc_propagate(txc_exception_t* e)
                 break;
         }
     }
+    if (!txn_seen && empty_end != top)
+        frame_pop_empty_subs(c, empty_end);
     struct txc__try* t;
     for (;;) {
         f = c->top;
-        if (f->kind == TXC__F_SUB) { /* most frames: the sub heap's exit, inline */
-            txc__sub_heap_leave((struct txc__sub_heap*)f);
-            continue;
-        }
+        if (f->kind == TXC__F_SUB) /* most frames */
+            f = frame_unwind_subs(c);
         if (f->kind != TXC__F_TRY) {
             frame_unwind_one(f);
             continue;
@@ -675,6 +682,16 @@ TXC_API void txc__throw(const txc_exception_type_t* type, const char* file, int 
         }
     }
     exc_propagate(e);
+}
+
+TXC_API void txc__throw_literal(const txc_exception_type_t* type, const char* file, int line, const char* func,
+                                const char* msg)
+{
+    ctx_get();
+    if (UNLIKELY(!type || type == txc_exception_nomem)) /* the misuse, and the exception that needs no memory */
+        txc__throw(type, file, line, func, TXC__NO_ERRNO, NULL, NULL, "%s", msg);
+    txc_exception_t* e = exc_new_literal(type, file, line, func, msg);
+    exc_propagate(e ? e : exc_nomem_plain(file, line, func));
 }
 
 TXC_API void txc__rethrow(txc_exception_t* e)

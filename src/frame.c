@@ -8,7 +8,8 @@
  *
  * A block left normally (end, break, continue, return, goto) pops its frame
  * from the cleanup attribute of the macro's local.  An exception pops frames
- * from the top down to the catching try with frame_unwind_one(), then
+ * from the top down to the catching try (frame_unwind_subs() for runs of
+ * sub heaps, frame_unwind_one() for the others), then
  * longjmps, which skips the cleanups of the frames it already popped.
  *
  * The context is made on first use: the thread's root heap, its preallocated
@@ -83,6 +84,8 @@ TXC_API void txc__init(void)
 /* Open a block's heap on parent (NULL: on no heap). */
 void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags)
 {
+    if (parent && (parent->flags & HF_GLOBAL))
+        hflags |= HF_ON_GLOBAL;
     txc__frame_heap_init(s, parent, hflags);
     if (parent) {
         global_lock(parent);
@@ -168,6 +171,8 @@ TXC_API struct txc__switch_heap* txc__switch_heap_enter(struct txc__switch_heap*
         THROW_ARG("switch_heap: NULL heap");
     if (!(check_ptr(h, "switch_heap")->tag & TF_HEAP))
         THROW_ARG("switch_heap: %p is not a heap", (void*)h);
+    if (h->flags & HF_EXC) /* exc_free_fast needs to know */
+        h->flags |= HF_SWITCHED;
     frame_push(c, &s->f, TXC__F_SWITCH);
     s->heap = h;
     c->current = h;
@@ -183,6 +188,23 @@ TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s)
 }
 
 /* ---- unwinding ---- */
+
+/* Pop the sub heap frames on top of c's stack and return the first frame of
+ * another kind: runs of empty ones (frame_empty_subs_end) all at once, the
+ * others by the general path. */
+struct txc__frame* frame_unwind_subs(struct txc__ctx* c)
+{
+    struct txc__frame* f = c->top;
+    while (f->kind == TXC__F_SUB) {
+        struct txc__frame* end = frame_empty_subs_end(f);
+        if (end != f)
+            frame_pop_empty_subs(c, end);
+        else
+            txc__sub_heap_leave((struct txc__sub_heap*)f);
+        f = c->top;
+    }
+    return f;
+}
 
 void frame_unwind_one(struct txc__frame* f)
 {

@@ -35,24 +35,13 @@ void global_unlock(txc_heap_t* h)
 
 /* ---- pointer checks ---- */
 
-/* Reads the header of a pointer that may not be ours: no sanitizer report for
- * that read, the check below is the report. */
-__attribute__((no_sanitize_address)) static uint32_t read_tag(const struct txc__hdr* h)
-{
-    return *(const volatile uint32_t*)&h->tag;
-}
-
-struct txc__hdr* check_ptr(const void* p, const char* who)
+void check_ptr_fail(const void* p, const char* who)
 {
     if (!p)
         THROW_ARG("%s: NULL pointer", who);
     if ((uintptr_t)p & (ALIGN - 1))
         txc__fatal("%s: %p was not allocated by txc", who, p);
-    struct txc__hdr* hd = hdr_of(p);
-    uint32_t tag = read_tag(hd);
-    if ((tag & TAG_MAGIC) == TAG_LIVE)
-        return hd;
-    if ((tag & TAG_MAGIC) == TAG_DEAD)
+    if ((read_tag(hdr_of(p)) & TAG_MAGIC) == TAG_DEAD)
         txc__fatal("%s: %p was already freed", who, p);
     txc__fatal("%s: %p was not allocated by txc", who, p);
 }
@@ -77,37 +66,6 @@ void heap_init(txc_heap_t* h, txc_heap_t* parent, unsigned hflags)
     h->flags = hflags;
     h->self.ptr = h;
     h->self.heap = parent;
-}
-
-void heap_link(txc_heap_t* h, struct txc__node* n)
-{
-    n->heap = h;
-    n->seq = h->seq++;
-    n->next = NULL;
-    n->prev = h->tail;
-    if (h->tail)
-        h->tail->next = n;
-    else
-        h->head = n;
-    h->tail = n;
-    h->allocs++;
-    h->bytes += n->size;
-}
-
-void heap_unlink(struct txc__node* n)
-{
-    txc_heap_t* h = n->heap;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        h->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        h->tail = n->prev;
-    n->prev = n->next = NULL;
-    h->allocs--;
-    h->bytes -= n->size;
 }
 
 /* Insert n by its arrival number (it already counts in h's statistics). */
@@ -376,16 +334,10 @@ TXC_API void txc_free(void* p)
     heap_free(p, true);
 }
 
-void heap_free(void* p, bool may_defer)
+/* heap_free after the pointer check; apart, so that freeing a caught
+ * exception (exc_free_fast) does not pay for setting up the rest. */
+static __attribute__((noinline)) void heap_free_checked(void* p, struct txc__hdr* hd, bool may_defer)
 {
-    if (!p)
-        return;
-    struct txc__hdr* hd = check_ptr(p, "txc_free");
-    if (hd->tag & TF_EXC) {
-        if (!((txc_exception_t*)p)->heap || exc_free_fast(p))
-            return;
-        hd = exc_target(hd, &p, "txc_free");
-    }
     if ((hd->tag & TF_TRACKED) && (hdr_node(hd)->flags & NF_DYING))
         return; /* already being freed (a destructor freeing its own object) */
     if (hd->tag & TF_HEAP) {
@@ -401,6 +353,19 @@ void heap_free(void* p, bool may_defer)
     global_lock(owner);
     free_alloc(owner, hd);
     global_unlock(owner);
+}
+
+void heap_free(void* p, bool may_defer)
+{
+    if (!p)
+        return;
+    struct txc__hdr* hd = check_ptr(p, "txc_free");
+    if (hd->tag & TF_EXC) {
+        if (!((txc_exception_t*)p)->heap || exc_free_fast(p))
+            return;
+        hd = exc_target(hd, &p, "txc_free");
+    }
+    heap_free_checked(p, hd, may_defer);
 }
 
 /* ---- moving ---- */

@@ -74,6 +74,8 @@
 #define HF_EXC 0x4u        /* holds an exception */
 #define HF_ROOT 0x8u       /* a thread's root heap */
 #define HF_BORROW TXC__HF_BORROW /* a sub_heap: its first chunk is lent by its parent */
+#define HF_SWITCHED 0x20u  /* an exception heap that has been a switch_heap target */
+#define HF_ON_GLOBAL TXC__HF_ON_GLOBAL /* a block's heap on the global heap */
 
 #define ALIGN 16u
 #define HDR_SIZE sizeof(struct txc__hdr)
@@ -171,6 +173,34 @@ static inline struct txc__ctx* ctx_get(void);
 /* frame.c */
 HIDDEN void ctx_init(void);
 HIDDEN void frame_unwind_one(struct txc__frame* f);
+HIDDEN struct txc__frame* frame_unwind_subs(struct txc__ctx* c); /* pops the sub heaps on top */
+/* An exception usually passes runs of sub heaps that hold nothing
+ * (txc__sub_heap_trivial).  frame_empty_subs_end(f): the first frame from f
+ * down that is not such a sub heap (NULL at the bottom).
+ * frame_pop_empty_subs(c, end): pop the frames from the top down to end,
+ * all such sub heaps (end below the top), with no more than counting them
+ * off their parents and marking them dead; the context's top and current
+ * heap are written once.  (TXC__INLINE, as the inline paths of heap.h: GCC
+ * 12's UBSan otherwise misreports the context's address in exc_propagate.) */
+TXC__INLINE struct txc__frame* frame_empty_subs_end(struct txc__frame* f)
+{
+    while (__builtin_expect(f && f->kind == TXC__F_SUB && txc__sub_heap_trivial((struct txc__sub_heap*)f), 1))
+        f = f->prev;
+    return f;
+}
+TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end)
+{
+    struct txc__frame* f = c->top;
+    txc_heap_t* parent;
+    do {
+        parent = f->saved;
+        parent->allocs--;
+        ((struct txc__sub_heap*)f)->hdr.tag = TAG_DEAD;
+        f = f->prev;
+    } while (f != end);
+    c->top = end;
+    c->current = parent;
+}
 HIDDEN void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind);
 HIDDEN void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags);
 HIDDEN void frame_heap_release(struct txc__sub_heap* s);
@@ -202,8 +232,39 @@ HIDDEN txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags); /* NULL 
 HIDDEN void block_cache_drain(void);
 HIDDEN void heap_clear(txc_heap_t* h);
 HIDDEN void heap_destroy(txc_heap_t* h); /* clear, unlink from parent, free its block */
-HIDDEN void heap_link(txc_heap_t* parent, struct txc__node* n);
-HIDDEN void heap_unlink(struct txc__node* n);
+/* Append n to h's list (it arrives now) / take n out of its owner's list,
+ * with the statistics.  Inline: the exception heap of every throw is linked
+ * to the catching try's heap and, most often, unlinked again by txc_free. */
+static inline void heap_link(txc_heap_t* h, struct txc__node* n)
+{
+    n->heap = h;
+    n->seq = h->seq++;
+    n->next = NULL;
+    n->prev = h->tail;
+    if (h->tail)
+        h->tail->next = n;
+    else
+        h->head = n;
+    h->tail = n;
+    h->allocs++;
+    h->bytes += n->size;
+}
+
+static inline void heap_unlink(struct txc__node* n)
+{
+    txc_heap_t* h = n->heap;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        h->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        h->tail = n->prev;
+    n->prev = n->next = NULL;
+    h->allocs--;
+    h->bytes -= n->size;
+}
 HIDDEN void heap_merge(txc_heap_t* src, txc_heap_t* dst);
 /* What a merge brought, to take it back (heap_unmerge). */
 struct merge_mark {
@@ -220,7 +281,25 @@ HIDDEN bool heap_within(const txc_heap_t* h, const txc_heap_t* ancestor);
 HIDDEN bool heap_in_use(const txc_heap_t* h); /* by a running block of this thread */
 HIDDEN txc_heap_t* frame_heap_of(struct txc__frame* f); /* a block's own heap, or NULL */
 HIDDEN uint64_t hdr_seq(const struct txc__hdr* hd);
-HIDDEN struct txc__hdr* check_ptr(const void* p, const char* who);
+/* Reads the header of a pointer that may not be ours: no sanitizer report for
+ * that read, check_ptr is the report. */
+__attribute__((no_sanitize_address)) static inline uint32_t read_tag(const struct txc__hdr* h)
+{
+    return *(const volatile uint32_t*)&h->tag;
+}
+/* The header of p, an allocation of txc that is live; else exception_arg
+ * (NULL) or exception_fatal naming who (check_ptr_fail).  Inline: every
+ * call of the API on a pointer starts here. */
+HIDDEN __attribute__((noreturn)) void check_ptr_fail(const void* p, const char* who);
+static inline struct txc__hdr* check_ptr(const void* p, const char* who)
+{
+    if (UNLIKELY(!p || ((uintptr_t)p & (ALIGN - 1))))
+        check_ptr_fail(p, who);
+    struct txc__hdr* hd = hdr_of(p);
+    if (UNLIKELY((read_tag(hd) & TAG_MAGIC) != TAG_LIVE))
+        check_ptr_fail(p, who);
+    return hd;
+}
 /* Move without the checks of escape/import; spare: a node for a plain
  * allocation (it cannot fail then), freed if not used. */
 HIDDEN void heap_move_nocheck(struct txc__hdr* hd, txc_heap_t* dst, struct txc__node* spare);

@@ -363,6 +363,166 @@ static void unwinding_restores_switched_heaps(void** state)
     txc_free(h); /* not in use any more */
 }
 
+/* Runs of sub heaps that hold nothing (left by the unwinder's tight loop)
+ * between frames that need the general path: sub heaps with a destructor or
+ * a plain allocation, a switch_heap, a transaction. */
+static int cell = 1;
+static int cell_seen = -1;
+static void cell_dtor(void* p)
+{
+    (void)p;
+    cell_seen = cell; /* the transaction's undo ran before its memory was freed */
+}
+
+static void mixed_frames(txc_heap_t* h)
+{
+    sub_heap {                     /* A: nothing */
+        sub_heap {                 /* B: a destructor */
+            tracked_int(1);
+            sub_heap {             /* C: nothing */
+                sub_heap {         /* D: a plain allocation */
+                    txc_alloc(100);
+                    sub_heap {     /* E: nothing */
+                        switch_heap(h) {
+                            sub_heap {                 /* F: nothing, on h */
+                                sub_heap_txn(t) {
+                                    txn_set(cell, 2);
+                                    sub_heap {         /* G: nothing, in the transaction */
+                                        sub_heap {     /* H: destructors */
+                                            tracked_int(2);
+                                            txc_set_destructor(txc_alloc(8), cell_dtor);
+                                            sub_heap {
+                                                sub_heap { throw(my_error, "mixed"); } /* I, J: nothing */
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void unwinding_mixes_empty_and_busy_sub_heaps(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_t* h = txc_heap_new();
+    txc_heap_stats_t root_before = stats_of(root), h_before = stats_of(h);
+    ndlog = 0;
+    cell = 1;
+    cell_seen = -1;
+    volatile int caught = 0;
+    try {
+        mixed_frames(h);
+    } catch (my_error, e) {
+        caught = 1;
+        assert_ptr_equal(txc_heap_current(), root);
+        assert_int_equal(ndlog, 2); /* newest first */
+        assert_int_equal(dlog[0], 2);
+        assert_int_equal(dlog[1], 1);
+        assert_int_equal(cell, 1);
+        assert_int_equal(cell_seen, 1);
+        assert_ptr_equal(txc_heap_parent(e->heap), root);
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+    txc_heap_stats_t root_after = stats_of(root), h_after = stats_of(h);
+    assert_int_equal(root_after.allocs, root_before.allocs);
+    assert_int_equal(root_after.total_allocs, root_before.total_allocs);
+    assert_int_equal(root_after.total_bytes, root_before.total_bytes);
+    assert_int_equal(h_after.allocs, h_before.allocs);
+    assert_int_equal(h_after.total_allocs, h_before.total_allocs);
+    /* the frames are gone: blocks work as before */
+    sub_heap {
+        assert_int_equal(stats_of(root).allocs, root_before.allocs + 1);
+    }
+    txc_free(h);
+}
+
+/* Sub heaps opened on the global heap (switch_heap to it) take the locked
+ * general path out, also when an exception passes them among empty ones. */
+static void unwinding_sub_heaps_on_the_global_heap(void** state)
+{
+    (void)state;
+    void* g = NULL;
+    global_heap { g = txc_alloc(1); }
+    txc_heap_t* G = txc_heap_of(g);
+    size_t before = stats_of(G).allocs;
+    switch_heap(G) {
+        sub_heap { assert_int_equal(stats_of(G).allocs, before + 1); }
+    }
+    assert_int_equal(stats_of(G).allocs, before);
+    volatile int caught = 0;
+    try {
+        sub_heap {
+            switch_heap(G) {
+                sub_heap {
+                    assert_int_equal(stats_of(G).allocs, before + 1);
+                    sub_heap {
+                        sub_heap { throw(my_error, "past the global heap"); }
+                    }
+                }
+            }
+        }
+    } catch (my_error, e) {
+        caught = 1;
+        assert_int_equal(stats_of(G).allocs, before);
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+    txc_free(g);
+    assert_int_equal(stats_of(G).allocs, before - 1);
+}
+
+/* A finally between the throw and the catch: the unwinder stops there
+ * first, then goes on from the try's parent frame. */
+static void unwinding_stops_at_a_finally_between_empty_sub_heaps(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_stats_t before = stats_of(root);
+    ndlog = 0;
+    volatile int finally_ran = 0, caught = 0;
+    try {
+        sub_heap {
+            sub_heap {
+                txc_heap_t* volatile inner = txc_heap_current();
+                volatile size_t inner_allocs = stats_of(inner).allocs;
+                try {
+                    sub_heap {
+                        sub_heap {
+                            tracked_int(3);
+                            sub_heap {
+                                sub_heap { throw(my_error, "through a finally"); }
+                            }
+                        }
+                    }
+                } finally {
+                    finally_ran = 1;
+                    assert_ptr_equal(txc_heap_current(), inner);
+                    assert_int_equal(stats_of(inner).allocs, inner_allocs);
+                    assert_int_equal(ndlog, 1);
+                    assert_int_equal(dlog[0], 3);
+                }
+            }
+        }
+    } catch (my_error, e) {
+        caught = 1;
+        assert_ptr_equal(txc_heap_current(), root);
+        assert_string_equal(e->message, "through a finally");
+        txc_free(e);
+    }
+    assert_int_equal(finally_ran, 1);
+    assert_int_equal(caught, 1);
+    txc_heap_stats_t after = stats_of(root);
+    assert_int_equal(after.allocs, before.allocs);
+    assert_int_equal(after.total_allocs, before.total_allocs);
+}
+
 static void nested_try_statements(void** state)
 {
     (void)state;
@@ -430,6 +590,63 @@ static void throw_in_finally_takes_passing_as_cause(void** state)
     }
     assert_int_equal(caught, 1);
     assert_int_equal(stats_of(root).total_allocs, before);
+}
+
+/* A passing exception dropped for one thrown in a finally block (that one
+ * has a cause already) is freed before anything is unwound: its
+ * destructors run with the thrower's sub heap current and may allocate
+ * there, so that heap is no longer empty when it is left. */
+static txc_heap_t* dtor_heap;
+static void alloc_in_dtor(void* p)
+{
+    (void)p;
+    dtor_heap = txc_heap_current();
+    txc_alloc(64);
+    tracked_int(7);
+}
+
+static void dropped_passing_exception_may_fill_an_empty_sub_heap(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_stats_t before = stats_of(root);
+    ndlog = 0;
+    dtor_heap = NULL;
+    txc_heap_t* volatile thrower = NULL;
+    volatile int caught = 0;
+    try {
+        txc_exception_t* volatile cause = NULL;
+        try {
+            throw(my_error, "cause");
+        } catch (my_error, c) {
+            cause = c;
+        }
+        try {
+            int* d = txc_alloc(sizeof *d);
+            txc_set_destructor(d, alloc_in_dtor);
+            throw_data(my_error, d, "passing");
+        } finally {
+            sub_heap {
+                sub_heap {
+                    thrower = txc_heap_current();
+                    throw_fwd(other_error, cause, "replacing");
+                }
+            }
+        }
+    } catch (other_error, e) {
+        caught = 1;
+        assert_ptr_equal(dtor_heap, thrower);
+        assert_int_equal(ndlog, 1); /* what the destructor left was freed with the sub heap */
+        assert_int_equal(dlog[0], 7);
+        assert_ptr_equal(txc_heap_current(), root);
+        assert_string_equal(e->cause->message, "cause");
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+    txc_heap_stats_t after = stats_of(root);
+    assert_int_equal(after.allocs, before.allocs);
+    assert_int_equal(after.total_allocs, before.total_allocs);
+    assert_int_equal(after.total_bytes, before.total_bytes);
 }
 
 static void passing_exception_leaks_nothing(void** state)
@@ -698,6 +915,44 @@ static void freeing_a_caught_exception_frees_its_heap(void** state)
 /* Causes nest: each heap below the one of the exception that forwards it.
  * Freeing the outermost frees them all; a cause freed first leaves the
  * others intact. */
+/* txc_free of a lone caught exception takes a shortcut unless its heap has
+ * been the target of a switch_heap; both ways free it from the try's heap. */
+static void freeing_an_exception_whose_heap_was_current(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        txc_exception_t* volatile kept[2] = {NULL};
+        for (volatile int i = 0; i < 2; i++) {
+            try {
+                throw(my_error, "kept");
+            } catch (my_error, e) {
+                kept[i] = e;
+            }
+        }
+        assert_int_equal(stats_of(h).allocs, 2);
+        switch_heap(kept[0]->heap) {
+            assert_ptr_equal(txc_heap_current(), kept[0]->heap);
+        }
+        volatile int refused = 0;
+        switch_heap(kept[0]->heap) {
+            sub_heap {
+                try {
+                    txc_free(kept[0]); /* a block runs on it */
+                } catch (exception_arg, e) {
+                    refused++;
+                }
+            }
+        }
+        assert_int_equal(refused, 1);
+        txc_free(kept[0]);
+        assert_int_equal(stats_of(h).allocs, 1);
+        txc_free(kept[1]);
+        assert_int_equal(stats_of(h).allocs, 0);
+        assert_ptr_equal(txc_heap_current(), h);
+    }
+}
+
 static void nested_causes_are_freed_with_the_outermost(void** state)
 {
     (void)state;
@@ -893,8 +1148,17 @@ static void nomem_is_thrown_and_caught(void** state)
             assert_non_null(e->heap);
             assert_ptr_equal(txc_heap_parent(e->heap), txc_heap_current());
         }
+        try {
+            throw(exception_nomem, "pretend, a literal");
+        } catch (exception_nomem, e) {
+            caught++;
+            assert_ptr_equal(e->type, exception_nomem);
+            assert_string_equal(e->message, "pretend, a literal");
+            assert_non_null(e->heap);
+            assert_ptr_equal(txc_heap_parent(e->heap), txc_heap_current());
+        }
     }
-    assert_int_equal(caught, 1);
+    assert_int_equal(caught, 2);
 }
 
 /* ---- uncaught ---- */
@@ -1113,15 +1377,20 @@ int main(void)
         TEST(leaving_try_with_finally_by_return_is_fatal),
         TEST(unwinding_frees_every_sub_heap),
         TEST(unwinding_restores_switched_heaps),
+        TEST(unwinding_mixes_empty_and_busy_sub_heaps),
+        TEST(unwinding_sub_heaps_on_the_global_heap),
+        TEST(unwinding_stops_at_a_finally_between_empty_sub_heaps),
         TEST(nested_try_statements),
         TEST(throw_in_catch_propagates_after_finally),
         TEST(throw_in_finally_takes_passing_as_cause),
+        TEST(dropped_passing_exception_may_fill_an_empty_sub_heap),
         TEST(passing_exception_leaks_nothing),
         TEST(thousands_of_throws_keep_memory_flat),
         TEST(caught_exception_belongs_to_try_heap),
         TEST(messages_of_every_length),
         TEST(literal_messages),
         TEST(freeing_a_caught_exception_frees_its_heap),
+        TEST(freeing_an_exception_whose_heap_was_current),
         TEST(nested_causes_are_freed_with_the_outermost),
         TEST(caught_exception_can_be_escaped_and_imported),
         TEST(throw_errno_records_errno),

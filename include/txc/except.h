@@ -255,6 +255,10 @@ static inline bool txc__try_finally(struct txc__try* t, const struct txc__try* c
 TXC_API __attribute__((noreturn, format(printf, 8, 9))) void
 txc__throw(const txc_exception_type_t* type, const char* file, int line, const char* func,
            int errnum, txc_exception_t* cause, void* data, const char* fmt, ...);
+/* throw with a string literal without '%' as the message, nothing else:
+ * no variadic call, nothing to format or copy. */
+TXC_API __attribute__((noreturn)) void txc__throw_literal(const txc_exception_type_t* type, const char* file,
+                                                          int line, const char* func, const char* msg);
 TXC_API __attribute__((noreturn)) void txc__rethrow(txc_exception_t* e);
 TXC_API __attribute__((noreturn, format(printf, 1, 2))) void txc__fatal(const char* fmt, ...);
 
@@ -286,19 +290,21 @@ TXC_API __attribute__((noreturn, format(printf, 1, 2))) void txc__fatal(const ch
         else if (txc__try_finally(&txc__try, txc__coll, __FILE__ ":" TXC__STR(__LINE__))) \
                 for (int txc__once = 1; txc__once; txc__once = 0)
 
-/* TXC__LITERAL when the format (the first of the arguments) is a string
- * literal without '%', else TXC__NO_ERRNO; the format is not evaluated here
- * unless it is such a literal. */
+/* TXC__IS_LITERAL(f): whether the format (the first of the arguments) is a
+ * string literal without '%' (the format is not evaluated here unless it is
+ * such a literal); TXC__MSG: TXC__LITERAL if so, else TXC__NO_ERRNO. */
 #define TXC__FIRST(f, ...) f
-#define TXC__LITERAL_OR(f, other)                                                    \
+#define TXC__IS_LITERAL(f)                                                           \
     (__builtin_constant_p(f) && __builtin_constant_p(__builtin_strchr(f, '%')) &&    \
-             !__builtin_strchr(f, '%')                                                \
-         ? TXC__LITERAL                                                              \
-         : (other))
-#define TXC__MSG(...) TXC__LITERAL_OR(TXC__FIRST(__VA_ARGS__, 0), TXC__NO_ERRNO)
+     !__builtin_strchr(f, '%'))
+#define TXC__MSG(...) (TXC__IS_LITERAL(TXC__FIRST(__VA_ARGS__, 0)) ? TXC__LITERAL : TXC__NO_ERRNO)
 
-#define TXC_THROW(T, ...) \
-    txc__throw((T), __FILE__, __LINE__, __func__, TXC__MSG(__VA_ARGS__), NULL, NULL, __VA_ARGS__)
+/* A literal message takes txc__throw_literal.  Both calls are compiled (the
+ * format is checked against the arguments), one runs: T is evaluated once. */
+#define TXC_THROW(T, ...)                                                            \
+    (TXC__IS_LITERAL(TXC__FIRST(__VA_ARGS__, 0))                                     \
+         ? txc__throw_literal((T), __FILE__, __LINE__, __func__, TXC__FIRST(__VA_ARGS__, 0)) \
+         : txc__throw((T), __FILE__, __LINE__, __func__, TXC__NO_ERRNO, NULL, NULL, __VA_ARGS__))
 #define TXC_THROW_ERRNO(T, ...) \
     txc__throw((T), __FILE__, __LINE__, __func__, errno, NULL, NULL, __VA_ARGS__)
 #define TXC_THROW_FWD(T, cause, ...) \

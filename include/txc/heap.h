@@ -160,6 +160,7 @@ enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER };
 /* Heap flags and header tags the inline paths need (see src/internal.h). */
 #define TXC__HF_GLOBAL 0x2u
 #define TXC__HF_BORROW 0x10u
+#define TXC__HF_ON_GLOBAL 0x40u /* a block's heap whose parent is the global heap */
 #define TXC__TAG_FRAME_HEAP 0x7c5a0007u /* live, tracked, heap, frame */
 #define TXC__TAG_DEAD 0xdead0000u
 
@@ -210,22 +211,15 @@ TXC__INLINE void txc__frame_heap_init(struct txc__sub_heap* s, txc_heap_t* paren
     s->hdr.word = (uint64_t)(uintptr_t)&h->self;
     s->hdr.size = 0;
     s->hdr.tag = TXC__TAG_FRAME_HEAP;
-    h->bump = h->end = NULL;
-    h->chunk = NULL;
-    h->seq = 0;
-    h->allocs = h->bytes = 0;
-    h->head = h->tail = NULL;
-    h->self.prev = h->self.next = NULL;
+    /* all zero but three fields: wide stores, in pieces that compilers
+     * store inline and that leave out the two pointers set */
+    __builtin_memset(h, 0, offsetof(txc_heap_t, self.heap));
     h->self.heap = parent;
     h->self.dtor = NULL;
     h->self.ptr = h;
     h->self.chunk = NULL;
-    h->self.seq = 0;
-    h->self.size = 0;
-    h->self.flags = 0;
+    __builtin_memset(&h->self.seq, 0, sizeof(txc_heap_t) - offsetof(txc_heap_t, self.seq));
     h->flags = flags;
-    h->nchunks = 0;
-    h->txn = NULL;
 }
 
 TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
@@ -245,13 +239,24 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
     return s;
 }
 
+/* Whether s's heap can be left with two stores: nothing was allocated on it
+ * and it has no destructor, and its parent is not the global heap (whose
+ * statistics need the lock; only txc__sub_heap_enter_slow opens such a
+ * heap, and marks it). */
+TXC__INLINE bool txc__sub_heap_trivial(const struct txc__sub_heap* s)
+{
+    const txc_heap_t* h = &s->heap;
+    /* (one test for the three pointers) */
+    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor) &&
+           !(h->flags & TXC__HF_ON_GLOBAL);
+}
+
 TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
-    txc_heap_t* h = &s->heap;
     c->top = s->f.prev;
     c->current = s->f.saved;
-    if (__builtin_expect(h->chunk || h->head || h->self.dtor || (s->f.saved->flags & TXC__HF_GLOBAL), 0)) {
+    if (__builtin_expect(!txc__sub_heap_trivial(s), 0)) {
         txc__sub_heap_leave_slow(s);
         return;
     }
