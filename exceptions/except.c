@@ -664,9 +664,16 @@ TXC_API void txc__throw(const txc_exception_type_t* type, const char* file, int 
     }
     va_list ap;
     va_start(ap, fmt);
-    txc_exception_t* e = type != txc_exception_nomem ? exc_new(type, file, line, func, errnum, fmt, ap)
-                                                     : exc_static(type, file, line, func, fmt, ap);
+    txc_exception_t* e = exc_new(type, file, line, func, errnum, fmt, ap);
     va_end(ap);
+    if (!e && type == txc_exception_nomem) {
+        /* No memory even for the exception: the per-thread one, which
+         * cannot take a cause or a payload (they stay where they are). */
+        va_start(ap, fmt);
+        e = exc_static(type, file, line, func, fmt, ap);
+        va_end(ap);
+        e->errnum = errnum >= 0 ? errnum : 0;
+    }
     if (!e)
         e = exc_nomem_plain(file, line, func);
     if (e->heap && cause)

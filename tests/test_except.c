@@ -1161,6 +1161,54 @@ static void nomem_is_thrown_and_caught(void** state)
     assert_int_equal(caught, 2);
 }
 
+/* With memory, exception_nomem is an exception like the others: throw_fwd,
+ * throw_data and throw_errno give it their cause, data and errno. */
+static void nomem_takes_a_cause_data_and_errno(void** state)
+{
+    (void)state;
+    volatile int caught = 0;
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        try {
+            try {
+                throw(exception_io, "low %d", 1);
+            } catch (exception_io, low) {
+                throw_fwd(exception_nomem, low, "forwarded %d", 2);
+            }
+        } catch (exception_nomem, e) {
+            caught++;
+            assert_string_equal(e->message, "forwarded 2");
+            assert_non_null(e->cause);
+            assert_ptr_equal(e->cause->type, exception_io);
+            assert_string_equal(e->cause->message, "low 1");
+            assert_ptr_equal(txc_heap_parent(e->cause->heap), e->heap);
+            assert_int_equal(stats_of(h).allocs, 1); /* the cause moved off h */
+            txc_free(e);
+        }
+        char* volatile payload = txc_strdup("payload");
+        try {
+            throw_data(exception_nomem, payload, "with data");
+        } catch (exception_nomem, e) {
+            caught++;
+            assert_ptr_equal(e->data, payload);
+            assert_ptr_equal(txc_heap_of(payload), e->heap);
+            assert_string_equal(e->message, "with data");
+            txc_free(e);
+        }
+        assert_int_equal(stats_of(h).allocs, 0);
+        try {
+            errno = ENOMEM;
+            throw_errno(exception_nomem, "mapping");
+        } catch (exception_nomem, e) {
+            caught++;
+            assert_int_equal(e->errnum, ENOMEM);
+            assert_non_null(strstr(e->message, "mapping: "));
+            assert_non_null(strstr(e->message, strerror(ENOMEM)));
+        }
+    }
+    assert_int_equal(caught, 3);
+}
+
 /* ---- uncaught ---- */
 
 static void do_uncaught(void)
@@ -1399,6 +1447,7 @@ int main(void)
         TEST(rethrow_throws_the_same_exception),
         TEST(rethrow_of_non_exception_is_refused),
         TEST(nomem_is_thrown_and_caught),
+        TEST(nomem_takes_a_cause_data_and_errno),
         TEST(uncaught_goes_to_the_handler_and_aborts),
         TEST(set_uncaught_handler_returns_previous),
         TEST(threads_throw_without_interfering),

@@ -51,6 +51,20 @@ static void scenario_exceptions(void)
             txc_free(e);
         }
     }
+    /* exception_nomem forwarding a cause: with memory it takes the cause; the
+     * per-thread fallback (no memory for it) cannot, and goes on as a failure */
+    try {
+        try {
+            throw(exception_io, "low");
+        } catch (exception_io, low) {
+            throw_fwd(exception_nomem, low, "forwarded");
+        }
+    } catch (exception_nomem, e) {
+        if (strcmp(e->message, "forwarded") != 0 || !e->cause)
+            rethrow(e);
+        assert_string_equal(e->cause->message, "low");
+        txc_free(e);
+    }
     try {
         try {
             throw(exception_io, "low");

@@ -44,9 +44,13 @@
  *    passes through takes that one as its cause if it has none.
  *  - exception_fatal cannot be caught: it goes straight to the uncaught
  *    handler.  An exception escaping a destructor or an abort hook is fatal.
- *  - exception_nomem is thrown without needing memory.  Its object is then a
- *    per-thread one (heap NULL) that is copied onto the catching try's heap if
- *    memory allows by the time it is caught.
+ *  - exception_nomem is thrown without needing memory.  It is built like any
+ *    exception while memory allows (throw_fwd and throw_data then move their
+ *    cause and data onto it, throw_errno records errno); when not even that
+ *    is possible its object is a per-thread one (heap NULL) holding the
+ *    message, cut to the buffer, and errnum, but no cause or data (they stay
+ *    where they were), copied onto the catching try's heap if memory allows
+ *    by the time it is caught.
  *  - Each thread has its own try stack; exceptions never cross threads.
  *
  * Costs: try without a throw is one _setjmp (no signal mask), about seven
@@ -300,7 +304,9 @@ TXC_API __attribute__((noreturn, format(printf, 1, 2))) void txc__fatal(const ch
 #define TXC__MSG(...) (TXC__IS_LITERAL(TXC__FIRST(__VA_ARGS__, 0)) ? TXC__LITERAL : TXC__NO_ERRNO)
 
 /* A literal message takes txc__throw_literal.  Both calls are compiled (the
- * format is checked against the arguments), one runs: T is evaluated once. */
+ * format is checked against the arguments), one runs: T is evaluated once.
+ * Arguments after a literal without '%' (which -Wformat-extra-args reports)
+ * are not evaluated. */
 #define TXC_THROW(T, ...)                                                            \
     (TXC__IS_LITERAL(TXC__FIRST(__VA_ARGS__, 0))                                     \
          ? txc__throw_literal((T), __FILE__, __LINE__, __func__, TXC__FIRST(__VA_ARGS__, 0)) \
