@@ -248,13 +248,28 @@ static inline void dict_check(const struct txc_dict* d, size_t esize, int what)
         dict_fail(d, esize, what);
 }
 
+static __attribute__((noreturn, cold)) void key_fail(int what)
+{
+    THROW_ARG("%s: NULL key", dict_who[what]);
+}
+
 /* The key's length (strlen for the plain forms); exception_arg for a NULL
  * key. */
 static inline size_t key_len(const char* key, size_t len, int what)
 {
     if (UNLIKELY(!key))
-        THROW_ARG("%s: NULL key", dict_who[what]);
+        key_fail(what);
     return len == TXC__DICT_NTS ? strlen(key) : len;
+}
+
+/* What is wrong with the arguments of a read, which the caller has found
+ * wrong: the name of the call is worked out only here, off the lean path. */
+static __attribute__((noreturn, cold, noinline)) void dict_read_fail(const struct txc_dict* d, size_t esize,
+                                                                     size_t len)
+{
+    int what = len == TXC__DICT_NTS ? D_READ : D_READ_N;
+    dict_check(d, esize, what); /* throws if d is wrong, else the key is NULL */
+    key_fail(what);
 }
 
 /* ---- the index ---- */
@@ -269,22 +284,18 @@ struct qkey {
 
 #define QKEY_WORDS 16 /* keys of at most this many bytes have words */
 
-static inline void qkey_make(struct qkey* q, const char* key, size_t len)
+/* qkey_make for a key shorter than DKEY_INLINE. */
+static inline void qkey_make_short(struct qkey* q, const char* key, size_t len)
 {
     q->p = key;
     q->len = len;
-    if (len > QKEY_WORDS) {
-        q->w[0] = q->w[1] = 0;
-        return;
-    }
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     /* Overlapping loads instead of a byte loop (byte k goes to bit 8k). */
     const unsigned char* p = (const unsigned char*)key;
     uint64_t w0 = 0, w1 = 0;
     if (len >= 8) {
         w0 = load_le64(p);
-        if (len > 8)
-            w1 = load_le64(p + len - 8) >> ((16 - len) * 8);
+        w1 = load_le64(p + len - 8) >> 8 >> ((15 - len) * 8); /* two shifts: 0 for len 8 */
     } else if (len >= 4) {
         w0 = (uint64_t)load_le32(p) | ((uint64_t)load_le32(p + len - 4) << ((len - 4) * 8));
     } else if (len) {
@@ -297,6 +308,19 @@ static inline void qkey_make(struct qkey* q, const char* key, size_t len)
     q->w[0] = q->w[1] = 0;
     memcpy(q->w, key, len);
 #endif
+}
+
+static inline void qkey_make(struct qkey* q, const char* key, size_t len)
+{
+    if (len < DKEY_INLINE) {
+        qkey_make_short(q, key, len);
+        return;
+    }
+    q->p = key;
+    q->len = len;
+    q->w[0] = q->w[1] = 0;
+    if (len == QKEY_WORDS)
+        memcpy(q->w, key, QKEY_WORDS); /* the words qkey_make_short would read, one byte more */
 }
 
 static inline uint64_t mix128(uint64_t a, uint64_t b)
@@ -713,13 +737,14 @@ static __attribute__((noinline)) void* dict_read_any(const struct txc_dict* d, c
  * in the time of a run of lookups. */
 TXC_API void* txc__dict_find(const struct txc_dict* d, size_t esize, const char* key, size_t len)
 {
-    int what = len == TXC__DICT_NTS ? D_READ : D_READ_N;
-    dict_check(d, esize, what);
-    len = key_len(key, len, what);
+    if (UNLIKELY(!d || d->check != (esize ^ DICT_MAGIC) || !key))
+        dict_read_fail(d, esize, len);
+    if (len == TXC__DICT_NTS)
+        len = strlen(key);
     if (UNLIKELY(len >= d->lean_below || !d->count))
         return dict_read_any(d, key, len);
     struct qkey q;
-    qkey_make(&q, key, len);
+    qkey_make_short(&q, key, len);
     size_t pos;
     uint32_t ei;
     struct dent* e = index_find(d, &q, dict_frag_short(d, &q), &pos, &ei, true);
