@@ -2,8 +2,8 @@
  * dict.c - dict(T): a hash map from byte-string keys to fixed-size values,
  * iterated in insertion order.
  *
- * Two structures, both owned by the dict (malloc'ed, freed by its
- * destructor):
+ * Two structures, both owned by the dict (cont_store: malloc'ed, or mapped
+ * in huge pages when big; freed by its destructor):
  *
  *  - The entries.  An entry (struct dent) holds the key's hash fragment, its
  *    length, the key itself (inline when shorter than DKEY_INLINE, else a
@@ -427,6 +427,12 @@ static void index_remove(struct txc_dict* d, size_t i)
     d->index[i] = 0;
 }
 
+static void index_free(struct txc_dict* d)
+{
+    if (d->index)
+        cont_store_free(d->index, (d->mask + 1) * sizeof *d->index, 8);
+}
+
 /* Double the index (or make the first one); exception_nomem, d unchanged. */
 static void index_grow(struct txc_dict* d, int what)
 {
@@ -434,14 +440,14 @@ static void index_grow(struct txc_dict* d, int what)
     unsigned shift = d->index ? d->shift - 1 : 32 - 3;
     if (d->index && d->shift == 0)
         THROW_NOMEM("%s: a dict cannot index more than %zu entries", dict_who[what], d->grow_at);
-    uint64_t* index = cont_calloc(slots, sizeof *index);
+    uint64_t* index = cont_store(slots * sizeof *index, 8, true);
     if (!index)
         THROW_NOMEM("%s: cannot grow a dict's index to %zu slots", dict_who[what], slots);
     if (d->index) {
         for (size_t i = 0; i <= d->mask; i++)
             if (d->index[i])
                 index_put(index, slots - 1, shift, d->index[i]);
-        free(d->index);
+        index_free(d);
     }
     d->index = index;
     d->mask = slots - 1;
@@ -456,7 +462,7 @@ static void pool_grow(struct txc_dict* d, int what)
     size_t n = POOL_BASE << b;
     if (b == POOL_BLOCKS || d->cap + n > (size_t)NIL)
         THROW_NOMEM("%s: a dict cannot hold more than %zu entries", dict_who[what], d->cap);
-    char* p = cont_realloc(NULL, 0, cont_bytes(n, d->stride), d->align);
+    char* p = cont_store(cont_bytes(n, d->stride), d->align, false);
     if (!p)
         THROW_NOMEM("%s: cannot allocate %zu dict entries of %zu bytes", dict_who[what], n, d->stride);
     d->base[b] = (uintptr_t)p - pool_first(b) * d->stride; /* wraps for a low p: unsigned, defined */
@@ -579,8 +585,8 @@ static void dict_dtor(void* p)
         }
     }
     for (unsigned b = 0; b < d->nblocks; b++)
-        free((void*)(d->base[b] + pool_first(b) * d->stride));
-    free(d->index);
+        cont_store_free((void*)(d->base[b] + pool_first(b) * d->stride), (POOL_BASE << b) * d->stride, d->align);
+    index_free(d);
     d->index = NULL;
     d->nblocks = 0;
     d->count = 0;
