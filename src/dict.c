@@ -30,9 +30,10 @@
  * flooding).  Keys of up to 16 bytes -- the common case, where the hash is
  * a large part of a lookup -- are read as two NUL-padded words (one-to-one
  * for a given length), each XORed with a secret word and multiplied
- * together 64x64->128, the halves folded and multiplied again (the mixing
- * step of wyhash and of Go's fallback map hash; both operands are secret,
- * so no input is known to zero the product).  Longer keys use SipHash-1-3
+ * together 64x64->128; the product's halves, XORed with the secret words
+ * again, are multiplied the same way and that product's halves folded (the
+ * mixing step of wyhash and of Go's fallback map hash; every operand is
+ * masked by a secret, so no input is known to zero a product).  Longer keys use SipHash-1-3
  * (Aumasson and Bernstein), a keyed PRF.  Iteration follows insertion
  * order, so it reveals nothing of the hash.
  *
@@ -102,7 +103,7 @@ struct txc_dict {
     uint64_t k0, k1;      /* the hash key (secret) */
     uint64_t (*test_hash)(const void* key, size_t len); /* tests only: replaces the hash */
     uint64_t born;        /* txn clock at creation */
-    uintptr_t base[POOL_BLOCKS]; /* entry i of block b is at base[b] + i * stride */
+    uintptr_t base[POOL_BLOCKS]; /* entry i of block b is at base[b] + (i + 1) * stride */
 };
 
 enum { D_INSERT, D_REPLACE, D_INSERT_N, D_REPLACE_N, D_READ, D_READ_N, D_DELETE, D_DELETE_N, D_COUNT,
@@ -221,11 +222,15 @@ static void secret_init(void)
 /* The index of block b's first entry. */
 static inline size_t pool_first(unsigned b) { return (POOL_BASE << b) - POOL_BASE; }
 
-static inline struct dent* dent_at(const struct txc_dict* d, uint32_t i)
+/* Entry i + 1 (an index word's low half), with no subtraction: block b
+ * holds the entries numbered (POOL_BASE << b) - POOL_BASE + 1 and up. */
+static inline struct dent* dent_at1(const struct txc_dict* d, size_t i1)
 {
-    unsigned b = 63 ^ (unsigned)__builtin_clzll(((size_t)i >> POOL_BASE_LOG) + 1);
-    return (struct dent*)(d->base[b] + (size_t)i * d->stride);
+    unsigned b = 63 ^ (unsigned)__builtin_clzll((i1 + POOL_BASE - 1) >> POOL_BASE_LOG);
+    return (struct dent*)(d->base[b] + i1 * d->stride);
 }
+
+static inline struct dent* dent_at(const struct txc_dict* d, uint32_t i) { return dent_at1(d, (size_t)i + 1); }
 
 static inline void* dent_val(const struct txc_dict* d, struct dent* e) { return (char*)e + d->voff; }
 static inline const char* dent_key(struct dent* e) { return e->klen < DKEY_INLINE ? e->key.in : e->key.ptr; }
@@ -340,7 +345,7 @@ static __attribute__((noinline)) uint64_t dict_hash_slow(const struct txc_dict* 
 static inline uint32_t dict_frag_short(const struct txc_dict* d, const struct qkey* q)
 {
     __uint128_t m = (__uint128_t)(q->w[0] ^ d->k0) * (q->w[1] ^ d->k1 ^ q->len);
-    return (uint32_t)(mix128((uint64_t)m ^ 0xe7037ed1a0b428dbull, (uint64_t)(m >> 64) ^ d->k0) >> 32);
+    return (uint32_t)(mix128((uint64_t)m ^ d->k1, (uint64_t)(m >> 64) ^ d->k0) >> 32);
 }
 
 /* The key's hash fragment: the top 32 bits of its 64-bit hash. */
@@ -374,11 +379,10 @@ static inline struct dent* index_find(const struct txc_dict* d, const struct qke
         if (UNLIKELY(!s))
             break;
         if ((uint32_t)(s >> 32) == frag) {
-            uint32_t ei = (uint32_t)s - 1;
-            struct dent* e = dent_at(d, ei);
+            struct dent* e = dent_at1(d, (uint32_t)s);
             if (LIKELY(key_equal(e, q, short_key))) {
                 *pos = i;
-                *eip = ei;
+                *eip = (uint32_t)s - 1;
                 return e;
             }
         }
@@ -465,7 +469,7 @@ static void pool_grow(struct txc_dict* d, int what)
     char* p = cont_store(cont_bytes(n, d->stride), d->align, false);
     if (!p)
         THROW_NOMEM("%s: cannot allocate %zu dict entries of %zu bytes", dict_who[what], n, d->stride);
-    d->base[b] = (uintptr_t)p - pool_first(b) * d->stride; /* wraps for a low p: unsigned, defined */
+    d->base[b] = (uintptr_t)p - (pool_first(b) + 1) * d->stride; /* wraps for a low p: unsigned, defined */
     d->nblocks = b + 1;
     d->cap += n;
 }
@@ -585,7 +589,8 @@ static void dict_dtor(void* p)
         }
     }
     for (unsigned b = 0; b < d->nblocks; b++)
-        cont_store_free((void*)(d->base[b] + pool_first(b) * d->stride), (POOL_BASE << b) * d->stride, d->align);
+        cont_store_free((void*)(d->base[b] + (pool_first(b) + 1) * d->stride), (POOL_BASE << b) * d->stride,
+                        d->align);
     index_free(d);
     d->index = NULL;
     d->nblocks = 0;
