@@ -33,9 +33,9 @@
  * together 64x64->128; the product's halves, XORed with the secret words
  * again, are multiplied the same way and that product's halves folded (the
  * mixing step of wyhash and of Go's fallback map hash; every operand is
- * masked by a secret, so no input is known to zero a product).  Longer keys use SipHash-1-3
- * (Aumasson and Bernstein), a keyed PRF.  Iteration follows insertion
- * order, so it reveals nothing of the hash.
+ * masked by a secret, so no input is known to zero a product).  Longer
+ * keys use SipHash-1-3 (Aumasson and Bernstein), a keyed PRF.  Iteration
+ * follows insertion order, so it reveals nothing of the hash.
  *
  * Invariants:
  *  - count == the number of live entries == the number of non-zero index
@@ -91,7 +91,7 @@ struct txc_dict {
     uint64_t* index;      /* NULL until the first insertion */
     size_t mask;          /* index slots - 1 */
     unsigned shift;       /* home slot = frag >> shift */
-    unsigned lean_below;  /* reads of keys shorter than this take the lean path: DKEY_INLINE, 0 with test_hash */
+    unsigned lean_below;  /* reads of shorter keys take the lean path: DKEY_INLINE; 0 with test_hash */
     size_t grow_at;       /* the index doubles before count exceeds this */
     uint32_t head, tail;  /* insertion order */
     uint32_t free;        /* free list of dead entries */
@@ -230,7 +230,11 @@ static inline struct dent* dent_at1(const struct txc_dict* d, size_t i1)
     return (struct dent*)(d->base[b] + i1 * d->stride);
 }
 
-static inline struct dent* dent_at(const struct txc_dict* d, uint32_t i) { return dent_at1(d, (size_t)i + 1); }
+/* Entry i. */
+static inline struct dent* dent_at(const struct txc_dict* d, uint32_t i)
+{
+    return dent_at1(d, (size_t)i + 1);
+}
 
 static inline void* dent_val(const struct txc_dict* d, struct dent* e) { return (char*)e + d->voff; }
 static inline const char* dent_key(struct dent* e) { return e->klen < DKEY_INLINE ? e->key.in : e->key.ptr; }
