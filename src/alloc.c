@@ -17,6 +17,7 @@
 #include <string.h>
 
 HIDDEN TLS struct tstate txc__ts;
+HIDDEN size_t txc__mapped_bytes;
 
 #ifdef TXC_FAULT_INJECTION
 HIDDEN TLS unsigned long txc__fault_countdown;

@@ -2,10 +2,10 @@
  * container.h - what list.c, dict.c and vec.c share.
  *
  * A container is one txc allocation (its struct, with a destructor) that
- * owns malloc'ed storage.  The storage is not made of txc allocations on
- * purpose: escape/import move the one allocation, and the storage, reached
- * only through it, goes along; the destructor frees it however the
- * container dies.
+ * owns storage from malloc (or, for big tables, mapped: cont_store).  The
+ * storage is not made of txc allocations on purpose: escape/import move the
+ * one allocation, and the storage, reached only through it, goes along; the
+ * destructor frees it however the container dies.
  *
  * Every mutator follows the same order, so that a failure leaves the
  * container as it was and the transactions' undo log stays exact:
@@ -30,6 +30,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* The alignment malloc gives. */
 #define CONT_MALLOC_ALIGN __alignof__(max_align_t)
@@ -77,6 +78,57 @@ static inline void* cont_realloc(void* old, size_t keep_bytes, size_t new_bytes,
         free(old);
     }
     return p;
+}
+
+/* Storage for a container's big tables.  Below CONT_BIG bytes it comes
+ * from malloc.  From CONT_BIG up it is mapped on its own, aligned to
+ * CONT_BIG and in whole multiples of it, and the kernel is asked to back it
+ * with transparent huge pages (MADV_HUGEPAGE, only a hint): a table of many
+ * megabytes read at random would otherwise take a TLB miss, and a page
+ * walk, on nearly every access, and fewer page faults fill it.  The price
+ * is resident memory in steps of CONT_BIG: at most CONT_BIG - 1 bytes more
+ * per table, which is at least CONT_BIG bytes.  cont_store_free is told
+ * the same size and alignment, so it knows which kind it frees. */
+#define CONT_BIG ((size_t)2 << 20)
+
+static inline bool cont_is_big(size_t n, size_t align) { return n >= CONT_BIG && align <= CONT_BIG; }
+static inline size_t cont_big_round(size_t n) { return (n + CONT_BIG - 1) & ~(CONT_BIG - 1); }
+
+/* n bytes aligned to align, zeroed if zero; NULL when memory cannot be had. */
+static inline void* cont_store(size_t n, size_t align, bool zero)
+{
+    if (!cont_is_big(n, align))
+        return zero ? cont_calloc(1, n) : cont_realloc(NULL, 0, n, align);
+#ifdef TXC_FAULT_INJECTION
+    if (fault_now())
+        return NULL;
+#endif
+    if (n > SIZE_MAX - 2 * CONT_BIG)
+        return NULL;
+    size_t m = cont_big_round(n);
+    char* p = mmap(NULL, m + CONT_BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* Over-mapped by CONT_BIG: cut it back to the aligned m bytes. */
+    char* a = (char*)(((uintptr_t)p + CONT_BIG - 1) & ~(uintptr_t)(CONT_BIG - 1));
+    if (a != p)
+        munmap(p, (size_t)(a - p));
+    munmap(a + m, (size_t)(p + CONT_BIG - a));
+#ifdef MADV_HUGEPAGE
+    madvise(a, m, MADV_HUGEPAGE);
+#endif
+    __atomic_add_fetch(&txc__mapped_bytes, m, __ATOMIC_RELAXED);
+    return a; /* a fresh mapping reads as zeroes */
+}
+
+static inline void cont_store_free(void* p, size_t n, size_t align)
+{
+    if (!cont_is_big(n, align))
+        free(p);
+    else if (p) {
+        munmap(p, cont_big_round(n));
+        __atomic_sub_fetch(&txc__mapped_bytes, cont_big_round(n), __ATOMIC_RELAXED);
+    }
 }
 
 /* A new container struct of size bytes, zeroed, on the current heap, with

@@ -2,8 +2,8 @@
  * dict.c - dict(T): a hash map from byte-string keys to fixed-size values,
  * iterated in insertion order.
  *
- * Two structures, both owned by the dict (malloc'ed, freed by its
- * destructor):
+ * Two structures, both owned by the dict (cont_store: malloc'ed, or mapped
+ * in huge pages when big; freed by its destructor):
  *
  *  - The entries.  An entry (struct dent) holds the key's hash fragment, its
  *    length, the key itself (inline when shorter than DKEY_INLINE, else a
@@ -30,11 +30,12 @@
  * flooding).  Keys of up to 16 bytes -- the common case, where the hash is
  * a large part of a lookup -- are read as two NUL-padded words (one-to-one
  * for a given length), each XORed with a secret word and multiplied
- * together 64x64->128, the halves folded and multiplied again (the mixing
- * step of wyhash and of Go's fallback map hash; both operands are secret,
- * so no input is known to zero the product).  Longer keys use SipHash-1-3
- * (Aumasson and Bernstein), a keyed PRF.  Iteration follows insertion
- * order, so it reveals nothing of the hash.
+ * together 64x64->128; the product's halves, XORed with the secret words
+ * again, are multiplied the same way and that product's halves folded (the
+ * mixing step of wyhash and of Go's fallback map hash; every operand is
+ * masked by a secret, so no input is known to zero a product).  Longer
+ * keys use SipHash-1-3 (Aumasson and Bernstein), a keyed PRF.  Iteration
+ * follows insertion order, so it reveals nothing of the hash.
  *
  * Invariants:
  *  - count == the number of live entries == the number of non-zero index
@@ -90,6 +91,7 @@ struct txc_dict {
     uint64_t* index;      /* NULL until the first insertion */
     size_t mask;          /* index slots - 1 */
     unsigned shift;       /* home slot = frag >> shift */
+    unsigned lean_below;  /* reads of shorter keys take the lean path: DKEY_INLINE; 0 with test_hash */
     size_t grow_at;       /* the index doubles before count exceeds this */
     uint32_t head, tail;  /* insertion order */
     uint32_t free;        /* free list of dead entries */
@@ -101,7 +103,7 @@ struct txc_dict {
     uint64_t k0, k1;      /* the hash key (secret) */
     uint64_t (*test_hash)(const void* key, size_t len); /* tests only: replaces the hash */
     uint64_t born;        /* txn clock at creation */
-    char* blocks[POOL_BLOCKS];
+    uintptr_t base[POOL_BLOCKS]; /* entry i of block b is at base[b] + (i + 1) * stride */
 };
 
 enum { D_INSERT, D_REPLACE, D_INSERT_N, D_REPLACE_N, D_READ, D_READ_N, D_DELETE, D_DELETE_N, D_COUNT,
@@ -217,12 +219,21 @@ static void secret_init(void)
 
 /* ---- entries ---- */
 
+/* The index of block b's first entry. */
+static inline size_t pool_first(unsigned b) { return (POOL_BASE << b) - POOL_BASE; }
+
+/* Entry i + 1 (an index word's low half), with no subtraction: block b
+ * holds the entries numbered (POOL_BASE << b) - POOL_BASE + 1 and up. */
+static inline struct dent* dent_at1(const struct txc_dict* d, size_t i1)
+{
+    unsigned b = 63 ^ (unsigned)__builtin_clzll((i1 + POOL_BASE - 1) >> POOL_BASE_LOG);
+    return (struct dent*)(d->base[b] + i1 * d->stride);
+}
+
+/* Entry i. */
 static inline struct dent* dent_at(const struct txc_dict* d, uint32_t i)
 {
-    size_t q = ((size_t)i >> POOL_BASE_LOG) + 1;
-    unsigned b = 63 - (unsigned)__builtin_clzll(q);
-    size_t off = (size_t)i + POOL_BASE - (POOL_BASE << b);
-    return (struct dent*)(d->blocks[b] + off * d->stride);
+    return dent_at1(d, (size_t)i + 1);
 }
 
 static inline void* dent_val(const struct txc_dict* d, struct dent* e) { return (char*)e + d->voff; }
@@ -246,13 +257,28 @@ static inline void dict_check(const struct txc_dict* d, size_t esize, int what)
         dict_fail(d, esize, what);
 }
 
+static __attribute__((noreturn, cold)) void key_fail(int what)
+{
+    THROW_ARG("%s: NULL key", dict_who[what]);
+}
+
 /* The key's length (strlen for the plain forms); exception_arg for a NULL
  * key. */
 static inline size_t key_len(const char* key, size_t len, int what)
 {
     if (UNLIKELY(!key))
-        THROW_ARG("%s: NULL key", dict_who[what]);
+        key_fail(what);
     return len == TXC__DICT_NTS ? strlen(key) : len;
+}
+
+/* What is wrong with the arguments of a read, which the caller has found
+ * wrong: the name of the call is worked out only here, off the lean path. */
+static __attribute__((noreturn, cold, noinline)) void dict_read_fail(const struct txc_dict* d, size_t esize,
+                                                                     size_t len)
+{
+    int what = len == TXC__DICT_NTS ? D_READ : D_READ_N;
+    dict_check(d, esize, what); /* throws if d is wrong, else the key is NULL */
+    key_fail(what);
 }
 
 /* ---- the index ---- */
@@ -267,22 +293,18 @@ struct qkey {
 
 #define QKEY_WORDS 16 /* keys of at most this many bytes have words */
 
-static inline void qkey_make(struct qkey* q, const char* key, size_t len)
+/* qkey_make for a key shorter than DKEY_INLINE. */
+static inline void qkey_make_short(struct qkey* q, const char* key, size_t len)
 {
     q->p = key;
     q->len = len;
-    if (len > QKEY_WORDS) {
-        q->w[0] = q->w[1] = 0;
-        return;
-    }
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     /* Overlapping loads instead of a byte loop (byte k goes to bit 8k). */
     const unsigned char* p = (const unsigned char*)key;
     uint64_t w0 = 0, w1 = 0;
     if (len >= 8) {
         w0 = load_le64(p);
-        if (len > 8)
-            w1 = load_le64(p + len - 8) >> ((16 - len) * 8);
+        w1 = load_le64(p + len - 8) >> 8 >> ((15 - len) * 8); /* two shifts: 0 for len 8 */
     } else if (len >= 4) {
         w0 = (uint64_t)load_le32(p) | ((uint64_t)load_le32(p + len - 4) << ((len - 4) * 8));
     } else if (len) {
@@ -295,6 +317,19 @@ static inline void qkey_make(struct qkey* q, const char* key, size_t len)
     q->w[0] = q->w[1] = 0;
     memcpy(q->w, key, len);
 #endif
+}
+
+static inline void qkey_make(struct qkey* q, const char* key, size_t len)
+{
+    if (len < DKEY_INLINE) {
+        qkey_make_short(q, key, len);
+        return;
+    }
+    q->p = key;
+    q->len = len;
+    q->w[0] = q->w[1] = 0;
+    if (len == QKEY_WORDS)
+        memcpy(q->w, key, QKEY_WORDS); /* the words qkey_make_short would read, one byte more */
 }
 
 static inline uint64_t mix128(uint64_t a, uint64_t b)
@@ -310,41 +345,48 @@ static __attribute__((noinline)) uint64_t dict_hash_slow(const struct txc_dict* 
     return siphash(d->k0, d->k1, q->p, q->len, 1, 3);
 }
 
+/* The hash fragment of a key of at most QKEY_WORDS bytes (no test hash). */
+static inline uint32_t dict_frag_short(const struct txc_dict* d, const struct qkey* q)
+{
+    __uint128_t m = (__uint128_t)(q->w[0] ^ d->k0) * (q->w[1] ^ d->k1 ^ q->len);
+    return (uint32_t)(mix128((uint64_t)m ^ d->k1, (uint64_t)(m >> 64) ^ d->k0) >> 32);
+}
+
 /* The key's hash fragment: the top 32 bits of its 64-bit hash. */
 static inline uint32_t dict_frag(const struct txc_dict* d, const struct qkey* q)
 {
-    if (LIKELY(q->len <= QKEY_WORDS && !d->test_hash)) {
-        __uint128_t m = (__uint128_t)(q->w[0] ^ d->k0) * (q->w[1] ^ d->k1 ^ q->len);
-        return (uint32_t)(mix128((uint64_t)m ^ 0xe7037ed1a0b428dbull, (uint64_t)(m >> 64) ^ d->k0) >> 32);
-    }
+    if (LIKELY(q->len <= QKEY_WORDS && !d->test_hash))
+        return dict_frag_short(d, q);
     return (uint32_t)(dict_hash_slow(d, q) >> 32);
 }
 
-static inline bool key_equal(const struct dent* e, const struct qkey* q)
+/* short_key: q is known to be shorter than DKEY_INLINE (a constant once
+ * inlined). */
+static inline bool key_equal(const struct dent* e, const struct qkey* q, bool short_key)
 {
     if (e->klen != q->len)
         return false;
-    if (q->len < DKEY_INLINE)
+    if (short_key || q->len < DKEY_INLINE)
         return ((e->key.w[0] ^ q->w[0]) | (e->key.w[1] ^ q->w[1])) == 0;
     return memcmp(e->key.ptr, q->p, q->len) == 0;
 }
 
 /* The entry holding q, or NULL; *pos receives its index slot, or the empty
- * slot where it would go, and *eip its index. */
+ * slot where it would go, and *eip its index.  short_key as for
+ * key_equal. */
 static inline struct dent* index_find(const struct txc_dict* d, const struct qkey* q, uint32_t frag,
-                                      size_t* pos, uint32_t* eip)
+                                      size_t* pos, uint32_t* eip, bool short_key)
 {
     size_t i = frag >> d->shift;
     for (;;) {
         uint64_t s = d->index[i];
-        if (!s)
+        if (UNLIKELY(!s))
             break;
         if ((uint32_t)(s >> 32) == frag) {
-            uint32_t ei = (uint32_t)s - 1;
-            struct dent* e = dent_at(d, ei);
-            if (key_equal(e, q)) {
+            struct dent* e = dent_at1(d, (uint32_t)s);
+            if (LIKELY(key_equal(e, q, short_key))) {
                 *pos = i;
-                *eip = ei;
+                *eip = (uint32_t)s - 1;
                 return e;
             }
         }
@@ -393,6 +435,12 @@ static void index_remove(struct txc_dict* d, size_t i)
     d->index[i] = 0;
 }
 
+static void index_free(struct txc_dict* d)
+{
+    if (d->index)
+        cont_store_free(d->index, (d->mask + 1) * sizeof *d->index, 8);
+}
+
 /* Double the index (or make the first one); exception_nomem, d unchanged. */
 static void index_grow(struct txc_dict* d, int what)
 {
@@ -400,14 +448,14 @@ static void index_grow(struct txc_dict* d, int what)
     unsigned shift = d->index ? d->shift - 1 : 32 - 3;
     if (d->index && d->shift == 0)
         THROW_NOMEM("%s: a dict cannot index more than %zu entries", dict_who[what], d->grow_at);
-    uint64_t* index = cont_calloc(slots, sizeof *index);
+    uint64_t* index = cont_store(slots * sizeof *index, 8, true);
     if (!index)
         THROW_NOMEM("%s: cannot grow a dict's index to %zu slots", dict_who[what], slots);
     if (d->index) {
         for (size_t i = 0; i <= d->mask; i++)
             if (d->index[i])
                 index_put(index, slots - 1, shift, d->index[i]);
-        free(d->index);
+        index_free(d);
     }
     d->index = index;
     d->mask = slots - 1;
@@ -422,10 +470,10 @@ static void pool_grow(struct txc_dict* d, int what)
     size_t n = POOL_BASE << b;
     if (b == POOL_BLOCKS || d->cap + n > (size_t)NIL)
         THROW_NOMEM("%s: a dict cannot hold more than %zu entries", dict_who[what], d->cap);
-    char* p = cont_realloc(NULL, 0, cont_bytes(n, d->stride), d->align);
+    char* p = cont_store(cont_bytes(n, d->stride), d->align, false);
     if (!p)
         THROW_NOMEM("%s: cannot allocate %zu dict entries of %zu bytes", dict_who[what], n, d->stride);
-    d->blocks[b] = p;
+    d->base[b] = (uintptr_t)p - (pool_first(b) + 1) * d->stride; /* wraps for a low p: unsigned, defined */
     d->nblocks = b + 1;
     d->cap += n;
 }
@@ -545,8 +593,9 @@ static void dict_dtor(void* p)
         }
     }
     for (unsigned b = 0; b < d->nblocks; b++)
-        free(d->blocks[b]);
-    free(d->index);
+        cont_store_free((void*)(d->base[b] + (pool_first(b) + 1) * d->stride), (POOL_BASE << b) * d->stride,
+                        d->align);
+    index_free(d);
     d->index = NULL;
     d->nblocks = 0;
     d->count = 0;
@@ -568,6 +617,7 @@ TXC_API struct txc_dict* txc__dict_new(size_t esize, size_t align)
     d->voff = (sizeof(struct dent) + align - 1) & ~(align - 1);
     d->stride = (d->voff + esize + align - 1) & ~(align - 1);
     d->head = d->tail = d->free = NIL;
+    d->lean_below = DKEY_INLINE;
     d->born = txn_now();
     return d;
 }
@@ -578,6 +628,7 @@ HIDDEN void dict_test_set_hash(struct txc_dict* d, uint64_t (*fn)(const void* ke
     if (d->count || d->used)
         THROW_ARG("dict_test_set_hash: the dict is not empty");
     d->test_hash = fn;
+    d->lean_below = 0;
 }
 
 TXC_API size_t txc_dict_count(const struct txc_dict* d)
@@ -601,7 +652,7 @@ TXC_API void* txc__dict_set(struct txc_dict* d, size_t esize, const char* key, s
     size_t pos = 0;
     if (LIKELY(d->index != NULL)) {
         uint32_t ei;
-        struct dent* e = index_find(d, &q, frag, &pos, &ei);
+        struct dent* e = index_find(d, &q, frag, &pos, &ei, false);
         if (e) {
             *added = false;
             if (!(op & 1))
@@ -622,7 +673,7 @@ TXC_API void* txc__dict_set(struct txc_dict* d, size_t esize, const char* key, s
     if (UNLIKELY(d->count + 1 > d->grow_at)) {
         uint32_t ei;
         index_grow(d, op);
-        index_find(d, &q, frag, &pos, &ei);
+        index_find(d, &q, frag, &pos, &ei, false);
     }
     if (UNLIKELY(d->free == NIL && d->used == d->cap))
         pool_grow(d, op);
@@ -673,25 +724,45 @@ TXC_API void* txc__dict_set(struct txc_dict* d, size_t esize, const char* key, s
     return dent_val(d, e);
 }
 
-/* For read and delete: the entry holding key, or NULL (a key too long to
- * have been inserted is simply absent); *pos and *eip as for index_find. */
-static inline struct dent* dict_lookup(const struct txc_dict* d, size_t esize, const char* key, size_t len,
-                                       int what, size_t* pos, uint32_t* eip)
+/* For read and delete: the entry holding key (len bytes, checked), or NULL
+ * (a key too long to have been inserted is simply absent); *pos and *eip
+ * as for index_find. */
+static inline struct dent* dict_locate(const struct txc_dict* d, const char* key, size_t len, size_t* pos,
+                                       uint32_t* eip)
 {
-    dict_check(d, esize, what);
-    len = key_len(key, len, what);
     if (!d->count || len > DKEY_MAX)
         return NULL;
     struct qkey q;
     qkey_make(&q, key, len);
-    return index_find(d, &q, dict_frag(d, &q), pos, eip);
+    return index_find(d, &q, dict_frag(d, &q), pos, eip, false);
 }
 
-TXC_API void* txc__dict_find(const struct txc_dict* d, size_t esize, const char* key, size_t len)
+static __attribute__((noinline)) void* dict_read_any(const struct txc_dict* d, const char* key, size_t len)
 {
     size_t pos;
     uint32_t ei;
-    struct dent* e = dict_lookup(d, esize, key, len, len == TXC__DICT_NTS ? D_READ : D_READ_N, &pos, &ei);
+    struct dent* e = dict_locate(d, key, len, &pos, &ei);
+    return e ? dent_val(d, e) : NULL;
+}
+
+/* dict_read.  A read of a short key, the common case, takes a lean path:
+ * in a big dict a lookup waits on cache misses (the key, the index, the
+ * entry), and the fewer instructions a lookup takes, the more of them the
+ * processor keeps in flight at once, so every instruction saved here shows
+ * in the time of a run of lookups. */
+TXC_API void* txc__dict_find(const struct txc_dict* d, size_t esize, const char* key, size_t len)
+{
+    if (UNLIKELY(!d || d->check != (esize ^ DICT_MAGIC) || !key))
+        dict_read_fail(d, esize, len);
+    if (len == TXC__DICT_NTS)
+        len = strlen(key);
+    if (UNLIKELY(len >= d->lean_below || !d->count))
+        return dict_read_any(d, key, len);
+    struct qkey q;
+    qkey_make_short(&q, key, len);
+    size_t pos;
+    uint32_t ei;
+    struct dent* e = index_find(d, &q, dict_frag_short(d, &q), &pos, &ei, true);
     return e ? dent_val(d, e) : NULL;
 }
 
@@ -699,7 +770,9 @@ TXC_API bool txc__dict_del(struct txc_dict* d, size_t esize, const char* key, si
 {
     size_t pos;
     uint32_t ei;
-    struct dent* e = dict_lookup(d, esize, key, len, len == TXC__DICT_NTS ? D_DELETE : D_DELETE_N, &pos, &ei);
+    int what = len == TXC__DICT_NTS ? D_DELETE : D_DELETE_N;
+    dict_check(d, esize, what);
+    struct dent* e = dict_locate(d, key, key_len(key, len, what), &pos, &ei);
     if (!e)
         return false;
     struct dict_rec* r = txn_log_if(d->born, dict_undo_delete, dict_drop_delete, sizeof *r + esize);

@@ -134,6 +134,10 @@ extern HIDDEN TLS struct tstate txc__ts;
  * A build with --enable-fault-injection can make the Nth request from now
  * fail (per thread), to test that every failure point throws
  * exception_nomem and leaks nothing; release builds call malloc directly. */
+/* Bytes the containers hold in mappings of their own (container.h,
+ * cont_store), process-wide: the tests count them with what malloc holds. */
+extern HIDDEN size_t txc__mapped_bytes;
+
 #ifdef TXC_FAULT_INJECTION
 extern HIDDEN TLS unsigned long txc__fault_countdown; /* 0: off */
 extern HIDDEN TLS unsigned long txc__fault_requests;  /* requests seen */

@@ -292,6 +292,47 @@ static void keys_of_every_length_and_every_byte(void** state)
     }
 }
 
+/* Reads of keys shorter than 16 bytes take a path of their own (the key
+ * read as two words, compared with the entry's inline copy); longer ones
+ * the general path.  Both must agree, for the plain and the _n forms, and
+ * a short key must be read within its own bytes: each one here sits at the
+ * very end of a malloc block of its length (AddressSanitizer checks). */
+static void short_and_long_reads_agree_around_the_inline_length(void** state)
+{
+    (void)state;
+    static const char abc[] = "abcdefghijklmnopqrstuvwxyz";
+    sub_heap {
+        dict(int)* d = new_dict(int);
+        char key[32];
+        for (int len = 0; len <= 24; len++) {
+            memcpy(key, abc, (size_t)len);
+            key[len] = 0;
+            assert_true(dict_insert(d, int, key, len));
+        }
+        for (int len = 0; len <= 24; len++) {
+            char* exact = malloc(len ? (size_t)len : 1);
+            memcpy(exact, abc, (size_t)len);
+            int* p = dict_read_n(d, int, exact, (size_t)len);
+            assert_non_null(p);
+            assert_int_equal(*p, len);
+            memcpy(key, abc, (size_t)len);
+            key[len] = 0;
+            assert_ptr_equal(dict_read(d, int, key), p);
+            assert_ptr_equal(dict_read_n(d, int, abc, (size_t)len), p); /* a prefix of a longer buffer */
+            if (len) {
+                exact[len - 1] = 'Z'; /* the last byte differs */
+                assert_null(dict_read_n(d, int, exact, (size_t)len));
+                exact[0] = 'Z'; /* the first too */
+                assert_null(dict_read_n(d, int, exact, (size_t)len));
+                key[len - 1] = 0; /* NUL inside: same length, other bytes */
+                assert_null(dict_read_n(d, int, key, (size_t)len));
+            }
+            free(exact);
+        }
+        assert_null(dict_read_n(d, int, abc, 25));
+    }
+}
+
 /* A reference model: keys and values in insertion order. */
 struct model {
     int n;
@@ -963,6 +1004,110 @@ static void nested_abort_undoes_only_the_inner_changes(void** state)
     }
 }
 
+/* Inserts "k<i>" with value i for i in [from, to). */
+static void insert_k(dict(int)* d, int from, int to)
+{
+    char key[32];
+    for (int i = from; i < to; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        assert_true(dict_insert(d, int, key, i));
+    }
+}
+
+/* A dict whose index grows past 2 MiB (mapped storage) inside a
+ * transaction that aborts: contents, order and value addresses come back,
+ * and the dict goes on working in the bigger index it keeps. */
+static void aborted_transaction_restores_a_dict_whose_index_grew_big(void** state)
+{
+    (void)state;
+    enum { BEFORE = 90000, INSIDE = 30000 }; /* the index doubles from 1 MiB to 2 MiB at 98304 */
+    sub_heap {
+        dict(int)* d = new_dict(int);
+        insert_k(d, 0, BEFORE);
+        int* p7 = dict_read(d, int, "k7");
+        size_t mapped = txc__mapped_bytes;
+        volatile int caught = 0;
+        try {
+            switch_txn(h) {
+                insert_k(d, BEFORE, BEFORE + INSIDE);
+                char key[32];
+                for (int i = 0; i < BEFORE + INSIDE; i += 5) {
+                    snprintf(key, sizeof key, "k%d", i);
+                    dict_delete(d, int, key);
+                }
+                throw(exception_io, "abort");
+            }
+        } catch (exception_io, e) {
+            caught = 1;
+            txc_free(e);
+        }
+        assert_int_equal(caught, 1);
+        assert_true(txc__mapped_bytes > mapped); /* the bigger index stays */
+        assert_int_equal(dict_count(d), BEFORE);
+        assert_ptr_equal(dict_read(d, int, "k7"), p7);
+        char key[32];
+        for (int i = 0; i < BEFORE + INSIDE; i++) {
+            snprintf(key, sizeof key, "k%d", i);
+            int* p = dict_read(d, int, key);
+            if (i < BEFORE ? !p || *p != i : p != NULL)
+                fail_msg("%s after the abort", key);
+        }
+        int want = 0;
+        dict_foreach(d, int, k, v) {
+            if (v != want)
+                fail_msg("%s=%d, want %d", k, v, want);
+            want++;
+        }
+        assert_int_equal(want, BEFORE);
+        insert_k(d, BEFORE, BEFORE + INSIDE);
+        assert_int_equal(dict_count(d), BEFORE + INSIDE);
+    }
+}
+
+#ifdef TXC_FAULT_INJECTION
+/* Inserts key, failing its first memory request, then its second ... until
+ * it succeeds; every failure must throw exception_nomem and leave d as it
+ * was (n entries, key absent, probe still found). */
+static void insert_through_failures(dict(int)* d, const char* key, int n, const char* probe)
+{
+    size_t mapped = txc__mapped_bytes;
+    for (volatile unsigned long nth = 1;; nth++) {
+        volatile bool done = false;
+        try {
+            txc__fault_inject(nth);
+            dict_insert(d, int, key, n);
+            done = true;
+        } catch (exception_nomem, e) {
+            txc_free(e);
+        }
+        txc__fault_inject(0);
+        if (done)
+            break;
+        assert_int_equal(dict_count(d), n);
+        assert_null(dict_read(d, int, key));
+        assert_non_null(dict_read(d, int, probe));
+    }
+    assert_int_equal(*dict_read(d, int, key), n);
+    assert_true(txc__mapped_bytes > mapped); /* the new table was a mapped one */
+}
+
+/* The insertions that need a new block of entries (65528: 65536 entries of
+ * 40 bytes) and a new index (98304: 2^18 slots of 8 bytes), both big
+ * enough to be mapped, fail cleanly. */
+static void failed_big_table_leaves_the_dict_as_it_was(void** state)
+{
+    (void)state;
+    sub_heap {
+        dict(int)* d = new_dict(int);
+        insert_k(d, 0, 65528);
+        insert_through_failures(d, "k65528", 65528, "k1");
+        insert_k(d, 65529, 98304);
+        insert_through_failures(d, "k98304", 98304, "k1");
+        assert_int_equal(dict_count(d), 98305);
+    }
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -977,6 +1122,7 @@ int main(void)
         TEST(the_empty_key_is_a_key),
         TEST(keys_may_hold_nul_bytes),
         TEST(keys_of_every_length_and_every_byte),
+        TEST(short_and_long_reads_agree_around_the_inline_length),
         TEST(random_changes_match_a_model_even_when_all_keys_collide),
         TEST(many_keys_with_the_same_hash),
         TEST(foreach_break_and_continue_act_on_the_loop),
@@ -996,6 +1142,10 @@ int main(void)
         TEST(aborted_transaction_restores_contents_and_order),
         TEST(committed_transaction_keeps_the_changes),
         TEST(nested_abort_undoes_only_the_inner_changes),
+        TEST(aborted_transaction_restores_a_dict_whose_index_grew_big),
+#ifdef TXC_FAULT_INJECTION
+        TEST(failed_big_table_leaves_the_dict_as_it_was),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
