@@ -383,6 +383,7 @@ static uint64_t longjmp10(long n)
     return now_ns() - t0;
 }
 
+#if defined(HAVE_OBSTACK_H) || defined(HAVE_APR)
 /* What code without txc does for an arena per frame: a chain of cleanup
  * records, each frame pushing one and popping it on return; the thrower
  * runs the records above its target (obstack: free to the frame's mark;
@@ -458,6 +459,7 @@ static uint64_t apr_throw10(long n)
     return hr_throw10(n, 1);
 }
 #endif
+#endif /* HAVE_OBSTACK_H || HAVE_APR */
 
 #ifdef HAVE_CXX_BENCH
 long bench_cxx_throw(long n, int depth); /* bench_cxx.cc */
@@ -852,6 +854,7 @@ static long rss_bytes(void)
  * costs (the allocator's set-up, stdio's buffer) are left out. */
 static void* mem_alloc(int which, void* ctx)
 {
+    (void)ctx; /* used by the peers that take a context */
     switch (which) {
     case MEM_TXC:
         return txc_alloc(32);
