@@ -448,7 +448,7 @@ static void unwinding_mixes_empty_and_busy_sub_heaps(void** state)
 static void unwinding_sub_heaps_on_the_global_heap(void** state)
 {
     (void)state;
-    void* g = NULL;
+    void* volatile g = NULL;
     global_heap { g = txc_alloc(1); }
     txc_heap_t* G = txc_heap_of(g);
     size_t before = stats_of(G).allocs;
