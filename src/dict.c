@@ -251,9 +251,15 @@ static __attribute__((noreturn, cold)) void dict_fail(const struct txc_dict* d, 
     THROW_ARG("%s: value type of %zu bytes used on a dict of %zu-byte values", who, esize, d->esize);
 }
 
+/* Whether d is a live dict of esize-byte values. */
+static inline bool dict_ok(const struct txc_dict* d, size_t esize)
+{
+    return d && d->check == (esize ^ DICT_MAGIC);
+}
+
 static inline void dict_check(const struct txc_dict* d, size_t esize, int what)
 {
-    if (UNLIKELY(!d || d->check != (esize ^ DICT_MAGIC)))
+    if (UNLIKELY(!dict_ok(d, esize)))
         dict_fail(d, esize, what);
 }
 
@@ -752,7 +758,7 @@ static __attribute__((noinline)) void* dict_read_any(const struct txc_dict* d, c
  * in the time of a run of lookups. */
 TXC_API void* txc__dict_find(const struct txc_dict* d, size_t esize, const char* key, size_t len)
 {
-    if (UNLIKELY(!d || d->check != (esize ^ DICT_MAGIC) || !key))
+    if (UNLIKELY(!dict_ok(d, esize) || !key))
         dict_read_fail(d, esize, len);
     if (len == TXC__DICT_NTS)
         len = strlen(key);
