@@ -4,7 +4,12 @@
  * Every block macro (sub_heap, switch_heap, global_heap, try, the
  * transactions) declares a frame in the C stack frame of the function that
  * runs it and links it on top of the thread's context (txc__ctx, an
- * initial-exec TLS variable).  Entering a block allocates nothing.
+ * initial-exec TLS variable).  Entering a block allocates nothing: a
+ * sub_heap block's heap object comes from the thread's pool of them, a
+ * stack made with the context (POOL_HEAPS heaps, each made ready the first
+ * time the stack of blocks reaches it, and made new again when a block that
+ * used it is left); past the pool, and for transactions, the heap object is
+ * in the frame.
  *
  * A block left normally (end, break, continue, return, goto) pops its frame
  * from the cleanup attribute of the macro's local.  An exception pops frames
@@ -12,8 +17,8 @@
  * sub heaps, frame_unwind_one() for the others), then
  * longjmps, which skips the cleanups of the frames it already popped.
  *
- * The context is made on first use: the thread's root heap, its preallocated
- * exception_nomem, and a pthread key whose destructor frees the root heap and
+ * The context is made on first use: the thread's root heap, the pool, its
+ * preallocated exception_nomem, and a pthread key whose destructor frees the root heap and
  * the chunk cache when the thread exits.  The thread that calls exit() frees
  * its root heap then too, if it is not inside a block.
  */
@@ -22,6 +27,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 TXC_API __thread struct txc__ctx txc__ctx __attribute__((tls_model("initial-exec")));
 
@@ -41,8 +47,11 @@ static void thread_done(void* arg)
     }
     exc_thread_done();
     chunk_cache_drain();
+    if (!c->top) /* (else heaps of running blocks are in it) */
+        free(c->pool_base);
     c->root = c->current = NULL;
     c->top = NULL;
+    c->pool_base = c->pool_top = c->pool_ready = NULL;
 }
 
 static void make_key(void)
@@ -69,6 +78,10 @@ void ctx_init(void)
     c->root = c->current = root;
     c->top = NULL;
     c->txn = NULL;
+    /* The pool of sub_heap heaps; without it, blocks keep their heaps in
+     * their frames.  (Its heaps are made ready as the stack first reaches
+     * them.) */
+    c->pool_base = c->pool_top = c->pool_ready = sys_malloc(POOL_HEAPS * sizeof(struct txc__frame_heap));
     exc_thread_init();
     pthread_once(&exit_once, make_key);
     pthread_setspecific(exit_key, root);
@@ -81,12 +94,21 @@ TXC_API void txc__init(void)
 
 /* ---- sub_heap ---- */
 
-/* Open a block's heap on parent (NULL: on no heap). */
+/* Make h a new heap on parent, in a frame heap: as heap_init, plus the
+ * header. */
+static void frame_heap_init(struct txc__frame_heap* p, txc_heap_t* parent, unsigned hflags, uint32_t tag)
+{
+    heap_init(&p->heap, parent, hflags);
+    p->hdr.word = (uint64_t)(uintptr_t)&p->heap.self;
+    p->hdr.size = 0;
+    p->hdr.tag = tag;
+}
+
+/* Open a block's heap on parent (NULL: on no heap), in the block's frame. */
 void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags)
 {
-    if (parent && (parent->flags & HF_GLOBAL))
-        hflags |= HF_ON_GLOBAL;
-    txc__frame_heap_init(s, parent, hflags);
+    frame_heap_init(&s->local, parent, hflags | HF_LOCAL, TAG_LIVE | TF_TRACKED | TF_HEAP | TF_FRAME);
+    s->heap = &s->local.heap;
     if (parent) {
         global_lock(parent);
         parent->allocs++;
@@ -105,7 +127,7 @@ void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind)
 /* Free a block's heap and all it holds (the frame is already popped). */
 void frame_heap_release(struct txc__sub_heap* s)
 {
-    txc_heap_t* h = &s->heap;
+    txc_heap_t* h = s->heap;
     if (h->self.dtor) {
         void (*fn)(void*) = h->self.dtor;
         h->self.dtor = NULL;
@@ -119,31 +141,56 @@ void frame_heap_release(struct txc__sub_heap* s)
         parent->allocs--;
         global_unlock(parent);
     }
-    *(volatile uint32_t*)&s->hdr.tag = TAG_DEAD;
+    *(volatile uint32_t*)&txc__frame_heap_of(h)->hdr.tag = TAG_DEAD;
 }
 
 txc_heap_t* frame_heap_of(struct txc__frame* f)
 {
     if (f->kind == TXC__F_SUB)
-        return &((struct txc__sub_heap*)f)->heap;
+        return ((struct txc__sub_heap*)f)->heap;
     if (f->kind == TXC__F_TXN)
-        return &((struct txc__txn*)f)->sh.heap;
+        return ((struct txc__txn*)f)->sh.heap;
     return NULL;
 }
 
 TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = ctx_get();
-    frame_heap_open(s, c->current, HF_BORROW);
+    txc_heap_t* parent = c->current;
+    struct txc__frame_heap* p = c->pool_top;
+    if (p && p == c->pool_ready && p < c->pool_base + POOL_HEAPS && !(parent->flags & HF_GLOBAL)) {
+        /* the stack of blocks is higher than it ever was on this thread */
+        frame_heap_init(p, NULL, HF_BORROW, TAG_DEAD);
+        c->pool_ready = p + 1;
+        return txc__sub_heap_enter(s);
+    }
+    frame_heap_open(s, parent, HF_BORROW);
     frame_push(c, &s->f, TXC__F_SUB);
-    c->current = &s->heap;
+    c->current = s->heap;
     s->once = 1;
     return s;
 }
 
+/* The pool's heap fh is as new (but for its parent, set on entering). */
+static inline void pool_check_new(struct txc__frame_heap* fh)
+{
+#ifdef TXC_DEBUG
+    struct txc__frame_heap fresh;
+    frame_heap_init(&fresh, fh->heap.self.heap, HF_BORROW, TAG_DEAD);
+    fresh.heap.self.ptr = &fh->heap;
+    fresh.hdr.word = fh->hdr.word;
+    assert(memcmp(&fresh.hdr, &fh->hdr, sizeof fresh.hdr) == 0 && memcmp(&fresh.heap, &fh->heap, sizeof fresh.heap) == 0);
+#else
+    (void)fh;
+#endif
+}
+
+/* Leave a sub_heap block whose heap holds something, or is not pooled (the
+ * frame is already popped).  A pooled heap goes back new. */
 TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
 {
-    txc_heap_t* h = &s->heap;
+    txc_heap_t* h = s->heap;
+    struct txc__frame_heap* fh = txc__frame_heap_of(h);
     struct txc__chunk* c = h->chunk;
     txc_heap_t* p = h->self.heap;
     /* The common case: plain allocations in the one chunk the parent lent. */
@@ -156,10 +203,25 @@ TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
         if (p->chunk == c->outer && p->bump == p->end)
             p->bump = c->keep;
         p->allocs--;
-        *(volatile uint32_t*)&s->hdr.tag = TAG_DEAD;
+        *(volatile uint32_t*)&fh->hdr.tag = TAG_DEAD;
+        if (!(h->flags & HF_LOCAL)) {
+            /* what a lent chunk changes (the list is empty) */
+            h->bump = h->end = NULL;
+            h->chunk = NULL;
+            h->seq = 0;
+            h->allocs = h->bytes = 0;
+            h->nchunks = 0;
+            pool_check_new(fh);
+            txc__ctx.pool_top = fh;
+        }
         return;
     }
     frame_heap_release(s);
+    if (!(h->flags & HF_LOCAL)) {
+        /* (blocks entered by destructors meanwhile took the heaps above) */
+        frame_heap_init(fh, NULL, HF_BORROW, TAG_DEAD);
+        txc__ctx.pool_top = fh;
+    }
 }
 
 /* ---- switch_heap ---- */

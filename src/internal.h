@@ -75,11 +75,12 @@
 #define HF_ROOT 0x8u       /* a thread's root heap */
 #define HF_BORROW TXC__HF_BORROW /* a sub_heap: its first chunk is lent by its parent */
 #define HF_SWITCHED 0x20u  /* an exception heap that has been a switch_heap target */
-#define HF_ON_GLOBAL TXC__HF_ON_GLOBAL /* a block's heap on the global heap */
+#define HF_LOCAL TXC__HF_LOCAL /* a block's heap in its frame (struct txc__sub_heap) */
 
 #define ALIGN 16u
 #define HDR_SIZE sizeof(struct txc__hdr)
 #define CHUNK_CLASSES 7                      /* 4 KiB .. 256 KiB */
+#define POOL_HEAPS 128                       /* sub_heap heaps pooled per thread */
 #define CHUNK_MIN ((size_t)4096)
 #define CHUNK_MAX (CHUNK_MIN << (CHUNK_CLASSES - 1))
 #define SMALL_MAX ((size_t)16384)             /* larger requests get their own block */
@@ -183,30 +184,33 @@ HIDDEN struct txc__frame* frame_unwind_subs(struct txc__ctx* c); /* pops the sub
  * down that is not such a sub heap (NULL at the bottom).
  * frame_pop_empty_subs(c, end): pop the frames from the top down to end,
  * all such sub heaps (end below the top), with no more than counting them
- * off their parents and marking them dead; the context's top and current
- * heap are written once.  (TXC__INLINE, as the inline paths of heap.h: GCC
- * 12's UBSan otherwise misreports the context's address in exc_propagate.) */
+ * off their parents, marking them dead and giving their heaps back to the
+ * pool; the context is written once.  (TXC__INLINE, as the inline paths of
+ * heap.h: GCC 12's UBSan otherwise misreports the context's address in
+ * exc_propagate.) */
 TXC__INLINE struct txc__frame* frame_empty_subs_end(struct txc__frame* f)
 {
-    while (__builtin_expect(f && f->kind == TXC__F_SUB && txc__sub_heap_trivial((struct txc__sub_heap*)f), 1))
+    while (__builtin_expect(f && f->kind == TXC__F_SUB && txc__sub_heap_trivial(((struct txc__sub_heap*)f)->heap), 1))
         f = f->prev;
     return f;
 }
 TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end)
 {
     struct txc__frame* f = c->top;
-    txc_heap_t* parent;
+    struct txc__frame_heap* p;
     do {
-        parent = f->saved;
-        parent->allocs--;
-        ((struct txc__sub_heap*)f)->hdr.tag = TAG_DEAD;
+        f->saved->allocs--;
+        p = txc__frame_heap_of(((struct txc__sub_heap*)f)->heap);
+        p->hdr.tag = TAG_DEAD;
         f = f->prev;
     } while (f != end);
+    /* (the pool is a stack: the last one popped is the lowest) */
+    c->pool_top = p;
     c->top = end;
-    c->current = parent;
+    c->current = p->heap.self.heap;
 }
 HIDDEN void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind);
-HIDDEN void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags);
+HIDDEN void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags); /* in the frame */
 HIDDEN void frame_heap_release(struct txc__sub_heap* s);
 static inline struct txc__ctx* ctx_get(void)
 {

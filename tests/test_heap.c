@@ -1053,6 +1053,159 @@ static void destructor_may_free_its_own_object(void** state)
     assert_int_equal(ndlog, 1);
 }
 
+/* ---- the pool of sub_heap heaps ---- */
+
+/* Deeper than the thread's pool of block heaps (128), so that the blocks
+ * below use pooled heaps and those above heaps in their frames. */
+#define DEEP 400
+static int deep_dtors;
+static void deep_dtor(void* p)
+{
+    (void)p;
+    deep_dtors++;
+}
+define_exception(deep_bottom, exception_any);
+
+static void nest(int d, bool throw_at_bottom, txc_heap_t* parent)
+{
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        assert_ptr_equal(txc_heap_parent(h), parent);
+        txc_heap_stats_t st = stats_of(h);
+        assert_int_equal(st.allocs + st.bytes + st.total_allocs + st.total_bytes, 0);
+        memset(txc_alloc(32), d, 32);
+        if (d % 3 == 0)
+            txc_set_destructor(txc_alloc(8), deep_dtor);
+        if (d % 5 == 0)
+            txc_free(txc_alloc(100000)); /* tracked, then gone: the list is empty again */
+        if (d % 7 == 0)
+            txc_set_destructor(h, deep_dtor);
+        if (d > 0)
+            nest(d - 1, throw_at_bottom, h);
+        else if (throw_at_bottom)
+            throw(deep_bottom, "at the bottom");
+        assert_int_equal(stats_of(h).allocs, 1 + (d % 3 == 0)); /* (the block below is over) */
+    }
+}
+
+static int deep_expected(void)
+{
+    int n = 0;
+    for (int d = 0; d <= DEEP; d++)
+        n += (d % 3 == 0) + (d % 7 == 0);
+    return n;
+}
+
+static void deep_run(void)
+{
+    txc_heap_t* root = txc_heap_current();
+    size_t before = stats_of(root).total_allocs;
+    for (int round = 0; round < 3; round++) {
+        deep_dtors = 0;
+        nest(DEEP, false, root);
+        assert_int_equal(deep_dtors, deep_expected());
+        deep_dtors = 0;
+        volatile bool caught = false;
+        try {
+            nest(DEEP, true, root);
+        } catch (deep_bottom, e) {
+            caught = true;
+            txc_free(e);
+        }
+        assert_true(caught);
+        assert_int_equal(deep_dtors, deep_expected());
+        assert_ptr_equal(txc_heap_current(), root);
+        assert_int_equal(stats_of(root).total_allocs, before);
+    }
+}
+
+static void* deep_worker(void* arg)
+{
+    (void)arg;
+    deep_run();
+    return NULL;
+}
+
+static void sub_heaps_deeper_than_the_pool(void** state)
+{
+    (void)state;
+    deep_run();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, deep_worker, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+static void a_used_sub_heap_comes_back_new(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_t *first = NULL, *h = NULL;
+    for (int round = 0; round < 4; round++) {
+        dlog_reset();
+        contents_freed_when_heap_dtor_ran = -1;
+        sub_heap {
+            h = txc_heap_current();
+            if (!first)
+                first = h;
+            txc_heap_stats_t st = stats_of(h);
+            assert_int_equal(st.allocs + st.bytes + st.total_allocs + st.total_bytes, 0);
+            assert_ptr_equal(txc_heap_parent(h), root);
+            /* what each round leaves behind must not reach the next one */
+            tracked_int(round);
+            int* a = tracked_int(10 + round);
+            if (round == 1)
+                txc_set_destructor(h, heap_dtor);
+            if (round == 2)
+                txc_escape(txc_alloc(24)), txc_free(txc_heap_new());
+            if (round == 3)
+                txc_free(txc_alloc(100000));
+            txc_free(a);
+            assert_int_equal(ndlog, 1);
+            assert_int_equal(stats_of(h).allocs, 1);
+        }
+        assert_int_equal(ndlog, 2);
+        assert_int_equal(dlog[1], round);
+        /* the heap's destructor ran in round 1 only, before its contents */
+        assert_int_equal(contents_freed_when_heap_dtor_ran, round == 1 ? 1 : -1);
+    }
+    /* (white box: each round had the same pooled heap, made new each time) */
+    assert_ptr_equal(h, first);
+}
+
+static int inner_sub_heaps;
+static void opens_a_sub_heap(void* p)
+{
+    (void)p;
+    txc_heap_t* outer = txc_heap_current();
+    sub_heap {
+        assert_ptr_equal(txc_heap_parent(txc_heap_current()), outer);
+        txc_set_destructor(txc_alloc(16), deep_dtor);
+        sub_heap txc_alloc(8);
+        inner_sub_heaps++;
+    }
+}
+
+static void destructor_of_a_sub_heap_may_enter_sub_heaps(void** state)
+{
+    (void)state;
+    deep_dtors = inner_sub_heaps = 0;
+    for (int i = 0; i < 3; i++) {
+        sub_heap {
+            txc_set_destructor(txc_alloc(16), opens_a_sub_heap);
+            sub_heap {
+                txc_set_destructor(txc_heap_current(), opens_a_sub_heap);
+            }
+            assert_int_equal(inner_sub_heaps, 2 * i + 1);
+        }
+        assert_int_equal(inner_sub_heaps, 2 * i + 2);
+        assert_int_equal(deep_dtors, 2 * i + 2);
+        sub_heap {
+            txc_heap_stats_t st = stats_of(txc_heap_current());
+            assert_int_equal(st.total_allocs, 0);
+        }
+    }
+}
+
 /* ---- global heap and threads ---- */
 
 static void global_heap_outlives_the_block(void** state)
@@ -1227,6 +1380,9 @@ int main(void)
         TEST(non_heaps_and_root_heaps_are_refused),
         TEST(destructor_of_a_sub_heap_runs_when_it_ends),
         TEST(destructor_may_free_its_own_object),
+        TEST(sub_heaps_deeper_than_the_pool),
+        TEST(a_used_sub_heap_comes_back_new),
+        TEST(destructor_of_a_sub_heap_may_enter_sub_heaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,10 +30,13 @@ TXC__INLINE int txc_test_teardown(void** state)
 {
     (void)state;
     struct txc__ctx* c = &txc__ctx;
-    if (c->top != NULL || (c->root && c->current != c->root)) {
+    if (c->top != NULL || (c->root && c->current != c->root) || c->pool_top != c->pool_base) {
         fprintf(stderr, "teardown: heap stack not back at the thread's root\n");
         c->top = NULL;
         c->current = c->root;
+        /* the heaps of the blocks cut short are lost; the rest of the pool
+         * is made ready again as it is reached */
+        c->pool_top = c->pool_ready = c->pool_base;
         return -1;
     }
     return 0;

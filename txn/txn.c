@@ -103,7 +103,7 @@ void* txn_log(uint64_t born, void (*undo)(void* rec), void (*drop)(void* rec), s
  * entered since it began (such heaps end before it does), or below one? */
 static bool txn_owns(const struct txc__txn* t, const txc_heap_t* h)
 {
-    if (heap_within(h, &t->sh.heap))
+    if (heap_within(h, t->sh.heap))
         return true;
     for (struct txc__frame* f = txc__ctx.top; f && f != &t->sh.f; f = f->prev) {
         txc_heap_t* fh = frame_heap_of(f);
@@ -290,12 +290,12 @@ TXC_API struct txc__txn* txc__txn_enter(struct txc__txn* t, int global)
     t->undone = 0;
     t->heap = NULL;
     c->txn = t;
-    c->current = &t->sh.heap;
+    c->current = t->sh.heap;
     if (!global) {
         t->heap = txc_heap_new(); /* a throw here unwinds this frame */
         hdr_of(t->heap)->tag |= TF_FRAME; /* cannot be freed or moved inside the block */
     } else {
-        t->heap = &t->sh.heap;
+        t->heap = t->sh.heap;
     }
     t->once = 1;
     return t;
@@ -369,7 +369,7 @@ static txc_heap_t* global_target(struct txc__txn* t)
 {
     for (struct txc__txn* p = t->parent; p; p = p->parent)
         if (p->global)
-            return &p->sh.heap;
+            return p->sh.heap;
     if (!t->parent)
         return txc__global;
     struct txc__txn* o = t->outer;
@@ -404,7 +404,7 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
     struct txc__ctx* c = &txc__ctx;
     struct txc__txn* parent = t->parent;
     txc_heap_t* before = t->sh.f.saved;
-    txc_heap_t* src = t->global ? &t->sh.heap : t->heap;
+    txc_heap_t* src = t->global ? t->sh.heap : t->heap;
 
     /* What may fail comes first, while the transaction is still the top
      * frame: a failure here aborts it like any exception. */

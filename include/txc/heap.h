@@ -14,8 +14,10 @@
  *   global_heap { ... }     allocations go to the process-wide global heap,
  *                           kept only if the block is not left by an exception
  *
- * Costs: entering and leaving an empty sub_heap is a few stores (no memory is
- * taken until the first allocation, and chunks are cached per thread); a small
+ * Costs: entering and leaving an empty sub_heap is a few stores (the block's
+ * heap object comes ready from a per-thread pool, see txc__sub_heap_enter
+ * below; no chunk is taken until the first allocation, and chunks are cached
+ * per thread); a small
  * allocation is a pointer bump plus a 16-byte header; freeing a heap costs one
  * step per chunk plus one per allocation that has a destructor or was moved
  * (escape/import), never one per plain allocation.
@@ -139,13 +141,19 @@ struct txc_heap {
     char* bump;
     char* end;
     struct txc__chunk* chunk;      /* current chunk, head of the chunk list */
+    struct txc__node *head, *tail; /* tracked allocations, oldest first */
     uint64_t seq;                  /* next arrival number */
     size_t allocs, bytes;
-    struct txc__node *head, *tail; /* tracked allocations, oldest first */
-    struct txc__node self;         /* this heap's node in its parent (self.heap = parent) */
     unsigned flags;
     unsigned nchunks;
-    void* txn;                     /* transaction owning this heap's undo log, if any */
+    struct txc__node self;         /* this heap's node in its parent (self.heap = parent) */
+};
+
+/* A heap with the header in front of it, as a block's heap: in the thread's
+ * pool of block heaps, or in the block's own frame. */
+struct txc__frame_heap {
+    struct txc__hdr hdr;
+    txc_heap_t heap;
 };
 
 /* One frame per running block, linked from the thread's context. */
@@ -160,7 +168,7 @@ enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER };
 /* Heap flags and header tags the inline paths need (see src/internal.h). */
 #define TXC__HF_GLOBAL 0x2u
 #define TXC__HF_BORROW 0x10u
-#define TXC__HF_ON_GLOBAL 0x40u /* a block's heap whose parent is the global heap */
+#define TXC__HF_LOCAL 0x40u /* a block's heap in its frame, not in the pool */
 #define TXC__TAG_FRAME_HEAP 0x7c5a0007u /* live, tracked, heap, frame */
 #define TXC__TAG_DEAD 0xdead0000u
 
@@ -170,6 +178,11 @@ struct txc__ctx {
     void* txn;                     /* innermost transaction */
     txc_heap_t* root;
     void* state;                   /* the rest, owned by the library */
+    /* The pool of sub_heap blocks' heaps, a stack that follows the blocks:
+     * [pool_base, pool_top) in use, [pool_top, pool_ready) ready (every
+     * field as a new heap has it but the parent), pool_ready: where the
+     * next one would be prepared.  All NULL before the context exists. */
+    struct txc__frame_heap *pool_top, *pool_ready, *pool_base;
 };
 
 extern TXC_API __thread struct txc__ctx txc__ctx __attribute__((tls_model("initial-exec")));
@@ -186,9 +199,9 @@ extern TXC_API __thread struct txc__ctx txc__ctx __attribute__((tls_model("initi
 
 struct txc__sub_heap {
     struct txc__frame f;
-    struct txc__hdr hdr;           /* must stay right before heap */
-    txc_heap_t heap;
+    txc_heap_t* heap;              /* the block's heap: a pooled one, or &local.heap */
     int once;
+    struct txc__frame_heap local;  /* when the pool cannot serve (and for transactions) */
 };
 
 struct txc__switch_heap {
@@ -201,67 +214,68 @@ TXC_API void txc__init(void);
 TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s);
 TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s);
 
-/* The heap of a block, in the block's frame: an allocation on parent that
- * cannot move or be freed while the block runs.  It is counted in the
- * parent's statistics but not linked into the parent's list: the frame
- * stack finds it. */
-TXC__INLINE void txc__frame_heap_init(struct txc__sub_heap* s, txc_heap_t* parent, unsigned flags)
+/* The frame heap around h. */
+TXC__INLINE struct txc__frame_heap* txc__frame_heap_of(txc_heap_t* h)
 {
-    txc_heap_t* h = &s->heap;
-    s->hdr.word = (uint64_t)(uintptr_t)&h->self;
-    s->hdr.size = 0;
-    s->hdr.tag = TXC__TAG_FRAME_HEAP;
-    /* all zero but three fields: wide stores, in pieces that compilers
-     * store inline and that leave out the two pointers set */
-    __builtin_memset(h, 0, offsetof(txc_heap_t, self.heap));
-    h->self.heap = parent;
-    h->self.dtor = NULL;
-    h->self.ptr = h;
-    h->self.chunk = NULL;
-    __builtin_memset(&h->self.seq, 0, sizeof(txc_heap_t) - offsetof(txc_heap_t, self.seq));
-    h->flags = flags;
+    return (struct txc__frame_heap*)(void*)((char*)h - offsetof(struct txc__frame_heap, heap));
 }
 
+/* A block's heap is an allocation on its parent that cannot move or be freed
+ * while the block runs.  It is counted in the parent's statistics but not
+ * linked into the parent's list: the frame stack finds it.
+ *
+ * A sub_heap block takes its heap from the thread's pool (struct txc__ctx),
+ * which holds them ready: a heap left as it was made (nothing allocated, no
+ * destructor) goes back as it is, so entering and leaving such a block is a
+ * handful of stores.  A heap that was used is made new again when its block
+ * is left (txc__sub_heap_leave_slow).  When the pool is used up, or the
+ * parent is the global heap, the block's heap lives in its frame
+ * (TXC__HF_LOCAL) and takes the slow paths. */
 TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
     txc_heap_t* parent = c->current;
-    if (__builtin_expect(!parent || (parent->flags & TXC__HF_GLOBAL), 0))
+    struct txc__frame_heap* p = c->pool_top;
+    /* (pool_ready is NULL until the context exists) */
+    if (__builtin_expect(p == c->pool_ready || (parent->flags & TXC__HF_GLOBAL), 0))
         return txc__sub_heap_enter_slow(s);
-    txc__frame_heap_init(s, parent, TXC__HF_BORROW);
+    c->pool_top = p + 1;
+    p->hdr.tag = TXC__TAG_FRAME_HEAP;
+    p->heap.self.heap = parent;
     parent->allocs++;
+    s->heap = &p->heap;
     s->f.prev = c->top;
     s->f.saved = parent;
     s->f.kind = TXC__F_SUB;
     c->top = &s->f;
-    c->current = &s->heap;
+    c->current = &p->heap;
     s->once = 1;
     return s;
 }
 
-/* Whether s's heap can be left with two stores: nothing was allocated on it
- * and it has no destructor, and its parent is not the global heap (whose
- * statistics need the lock; only txc__sub_heap_enter_slow opens such a
- * heap, and marks it). */
-TXC__INLINE bool txc__sub_heap_trivial(const struct txc__sub_heap* s)
+/* Whether h, the heap of a sub_heap block, goes back to the pool as it is:
+ * a pooled heap with nothing allocated on it and no destructor.  (A heap on
+ * the global heap, whose statistics need the lock, is never pooled.) */
+TXC__INLINE bool txc__sub_heap_trivial(const txc_heap_t* h)
 {
-    const txc_heap_t* h = &s->heap;
     /* (one test for the three pointers) */
-    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor) &&
-           !(h->flags & TXC__HF_ON_GLOBAL);
+    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor) && !(h->flags & TXC__HF_LOCAL);
 }
 
 TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
+    txc_heap_t* h = s->heap;
     c->top = s->f.prev;
     c->current = s->f.saved;
-    if (__builtin_expect(!txc__sub_heap_trivial(s), 0)) {
+    if (__builtin_expect(!txc__sub_heap_trivial(h), 0)) {
         txc__sub_heap_leave_slow(s);
         return;
     }
     s->f.saved->allocs--;
-    s->hdr.tag = TXC__TAG_DEAD;
+    struct txc__frame_heap* p = txc__frame_heap_of(h);
+    p->hdr.tag = TXC__TAG_DEAD;
+    c->pool_top = p;
 }
 
 TXC_API struct txc__switch_heap* txc__switch_heap_enter(struct txc__switch_heap* s, txc_heap_t* h);
