@@ -556,7 +556,8 @@ void exc_propagate(txc_exception_t* e)
      * phase 2 pops them without looking again if nothing ran meanwhile (a
      * transaction's undo, a destructor of a passing exception) */
     struct txc__frame* top = c->top;
-    struct txc__frame* empty_end = frame_empty_subs_end(top);
+    struct txc__frame_heap* empty_low;
+    struct txc__frame* empty_end = frame_empty_subs_end(top, &empty_low);
     struct txc__frame* f;
     for (f = empty_end; f; f = f->prev) {
         if (f->kind == TXC__F_SUB) /* most frames: nothing to decide */
@@ -614,7 +615,7 @@ void exc_propagate(txc_exception_t* e)
         }
     }
     if (!txn_seen && empty_end != top)
-        frame_pop_empty_subs(c, empty_end);
+        frame_pop_empty_subs(c, empty_end, empty_low);
     struct txc__try* t;
     for (;;) {
         f = c->top;

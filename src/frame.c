@@ -258,9 +258,10 @@ struct txc__frame* frame_unwind_subs(struct txc__ctx* c)
 {
     struct txc__frame* f = c->top;
     while (f->kind == TXC__F_SUB) {
-        struct txc__frame* end = frame_empty_subs_end(f);
+        struct txc__frame_heap* low;
+        struct txc__frame* end = frame_empty_subs_end(f, &low);
         if (end != f)
-            frame_pop_empty_subs(c, end);
+            frame_pop_empty_subs(c, end, low);
         else
             txc__sub_heap_leave((struct txc__sub_heap*)f);
         f = c->top;

@@ -180,34 +180,45 @@ HIDDEN void ctx_init(void);
 HIDDEN void frame_unwind_one(struct txc__frame* f);
 HIDDEN struct txc__frame* frame_unwind_subs(struct txc__ctx* c); /* pops the sub heaps on top */
 /* An exception usually passes runs of sub heaps that hold nothing
- * (txc__sub_heap_trivial).  frame_empty_subs_end(f): the first frame from f
- * down that is not such a sub heap (NULL at the bottom).
- * frame_pop_empty_subs(c, end): pop the frames from the top down to end,
- * all such sub heaps (end below the top), with no more than counting them
- * off their parents, marking them dead and giving their heaps back to the
- * pool; the context is written once.  (TXC__INLINE, as the inline paths of
- * heap.h: GCC 12's UBSan otherwise misreports the context's address in
- * exc_propagate.) */
-TXC__INLINE struct txc__frame* frame_empty_subs_end(struct txc__frame* f)
+ * (txc__sub_heap_trivial).  frame_empty_subs_end(f, &low): the first frame
+ * from f down that is not such a sub heap (NULL at the bottom); low: the
+ * pooled heap of the lowest one (NULL if f is not one).
+ * frame_pop_empty_subs(c, end, low): pop the frames from the top down to
+ * end, all such sub heaps (end below the top).  Their heaps are the pool's
+ * from low up (the pool is a stack that follows the blocks, and only sub
+ * heaps use it), so they go back new without walking the frames again: each
+ * held nothing but the block above it.  The context is written once.
+ * (TXC__INLINE, as the inline paths of heap.h: GCC 12's UBSan otherwise
+ * misreports the context's address in exc_propagate.) */
+TXC__INLINE struct txc__frame* frame_empty_subs_end(struct txc__frame* f, struct txc__frame_heap** low)
 {
-    while (__builtin_expect(f && f->kind == TXC__F_SUB && txc__sub_heap_trivial(((struct txc__sub_heap*)f)->heap), 1))
+    txc_heap_t* h = NULL;
+    while (__builtin_expect(f && f->kind == TXC__F_SUB && txc__sub_heap_trivial(((struct txc__sub_heap*)f)->heap), 1)) {
+        h = ((struct txc__sub_heap*)f)->heap;
         f = f->prev;
+    }
+    *low = h ? txc__frame_heap_of(h) : NULL;
     return f;
 }
-TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end)
+TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end, struct txc__frame_heap* low)
 {
-    struct txc__frame* f = c->top;
-    struct txc__frame_heap* p;
+    struct txc__frame_heap* top = c->pool_top;
+    txc_heap_t* parent = low->heap.self.heap;
+#ifdef TXC_DEBUG
+    size_t n = 0;
+    for (struct txc__frame* f = c->top; f != end; f = f->prev)
+        n++;
+    assert(n == (size_t)(top - low) && ((struct txc__sub_heap*)c->top)->heap == &top[-1].heap);
+#endif
+    struct txc__frame_heap* p = low;
     do {
-        f->saved->allocs--;
-        p = txc__frame_heap_of(((struct txc__sub_heap*)f)->heap);
+        p->heap.allocs = 0; /* (the block above it) */
         p->hdr.tag = TAG_DEAD;
-        f = f->prev;
-    } while (f != end);
-    /* (the pool is a stack: the last one popped is the lowest) */
-    c->pool_top = p;
+    } while (++p != top);
+    parent->allocs--;
+    c->pool_top = low;
     c->top = end;
-    c->current = p->heap.self.heap;
+    c->current = parent;
 }
 HIDDEN void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind);
 HIDDEN void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags); /* in the frame */

@@ -443,6 +443,47 @@ static void unwinding_mixes_empty_and_busy_sub_heaps(void** state)
     txc_free(h);
 }
 
+/* A run of empty sub heaps that a throw passes goes back to the thread's
+ * pool of block heaps all at once: the same nesting entered again finds
+ * each heap new (nothing counted on it, its parent counting only it). */
+static void empty_nest(int d, bool at_bottom_throw)
+{
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        txc_heap_stats_t st = stats_of(h);
+        assert_int_equal(st.allocs + st.bytes + st.total_allocs + st.total_bytes, 0);
+        assert_int_equal(stats_of(txc_heap_parent(h)).allocs, d == 5 ? stats_of(txc_heap_parent(h)).allocs : 1);
+        if (d > 0)
+            empty_nest(d - 1, at_bottom_throw);
+        else if (at_bottom_throw)
+            throw(my_error, "bottom");
+    }
+}
+
+static void empty_sub_heaps_passed_by_a_throw_come_back_new(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_stats_t before = stats_of(root);
+    for (int round = 0; round < 3; round++) {
+        volatile int caught = 0;
+        try {
+            sub_heap {
+                txc_alloc(16); /* a busy one below the run */
+                empty_nest(5, true);
+            }
+        } catch (my_error, e) {
+            caught = 1;
+            txc_free(e);
+        }
+        assert_int_equal(caught, 1);
+        sub_heap empty_nest(5, false);
+        txc_heap_stats_t after = stats_of(root);
+        assert_int_equal(after.allocs, before.allocs);
+        assert_int_equal(after.total_allocs, before.total_allocs);
+    }
+}
+
 /* Sub heaps opened on the global heap (switch_heap to it) take the locked
  * general path out, also when an exception passes them among empty ones. */
 static void unwinding_sub_heaps_on_the_global_heap(void** state)
@@ -1427,6 +1468,7 @@ int main(void)
         TEST(unwinding_restores_switched_heaps),
         TEST(unwinding_mixes_empty_and_busy_sub_heaps),
         TEST(unwinding_sub_heaps_on_the_global_heap),
+        TEST(empty_sub_heaps_passed_by_a_throw_come_back_new),
         TEST(unwinding_stops_at_a_finally_between_empty_sub_heaps),
         TEST(nested_try_statements),
         TEST(throw_in_catch_propagates_after_finally),
