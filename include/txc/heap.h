@@ -17,10 +17,9 @@
  * Costs: entering and leaving an empty sub_heap is a few stores (the block's
  * heap object comes ready from a per-thread pool, see txc__sub_heap_enter
  * below; no chunk is taken until the first allocation, and chunks are cached
- * per thread); a small
- * allocation is a pointer bump plus a 16-byte header; freeing a heap costs one
- * step per chunk plus one per allocation that has a destructor or was moved
- * (escape/import), never one per plain allocation.
+ * per thread); a small allocation is a pointer bump plus a 16-byte header;
+ * freeing a heap costs one step per chunk plus one per allocation that has a
+ * destructor or was moved (escape/import), never one per plain allocation.
  *
  * Moving (escape/import) keeps an allocation's address.  A plain allocation
  * escaping from a sub heap to its parent outside a transaction becomes the
