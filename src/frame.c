@@ -70,6 +70,10 @@ __attribute__((destructor)) static void process_done(void)
 void ctx_init(void)
 {
     struct txc__ctx* c = &txc__ctx;
+    /* The pool of sub_heap heaps (the thread's first memory request);
+     * without it, blocks keep their heaps in their frames.  Its heaps are
+     * made ready as the stack of blocks first reaches them. */
+    c->pool_base = c->pool_top = c->pool_ready = sys_malloc(POOL_HEAPS * sizeof(struct txc__frame_heap));
     txc_heap_t* root = heap_block_new(NULL, HF_ROOT);
     if (!root) {
         fputs("txc: no memory for a thread's root heap\n", stderr);
@@ -78,10 +82,6 @@ void ctx_init(void)
     c->root = c->current = root;
     c->top = NULL;
     c->txn = NULL;
-    /* The pool of sub_heap heaps; without it, blocks keep their heaps in
-     * their frames.  (Its heaps are made ready as the stack first reaches
-     * them.) */
-    c->pool_base = c->pool_top = c->pool_ready = sys_malloc(POOL_HEAPS * sizeof(struct txc__frame_heap));
     exc_thread_init();
     pthread_once(&exit_once, make_key);
     pthread_setspecific(exit_key, root);

@@ -9,6 +9,8 @@
 
 #include "internal.h"
 
+#include <pthread.h>
+
 /* ---- scenarios ---- */
 
 static void dtor(void* p) { (void)p; }
@@ -176,12 +178,51 @@ static void transactions_survive_every_failure(void** state)
     drive(scenario_txn, "transactions");
 }
 
+/* A thread whose pool of block heaps could not be made (its first memory
+ * request) keeps every sub_heap's heap in the block's frame, and works the
+ * same. */
+static void* poolless_worker(void* arg)
+{
+    (void)arg;
+    txc__fault_inject(1);
+    txc_heap_t* root = txc_heap_current();
+    assert_null(txc__ctx.pool_base);
+    size_t before = stats_of(root).total_allocs;
+    for (volatile int i = 0; i < 3; i++) {
+        try {
+            sub_heap {
+                assert_true(txc_heap_current()->flags & TXC__HF_LOCAL);
+                txc_alloc(32);
+                sub_heap {
+                    assert_int_equal(stats_of(txc_heap_current()).allocs, 0);
+                    sub_heap throw(scenario_error, "through three");
+                }
+            }
+        } catch (scenario_error, e) {
+            txc_free(e);
+        }
+        sub_heap txc_set_destructor(txc_alloc(8), dtor);
+    }
+    assert_ptr_equal(txc_heap_current(), root);
+    assert_int_equal(stats_of(root).total_allocs, before);
+    return NULL;
+}
+
+static void a_thread_without_a_pool_keeps_block_heaps_in_frames(void** state)
+{
+    (void)state;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, poolless_worker, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(heap_operations_survive_every_failure),
         TEST(exceptions_survive_every_failure),
         TEST(transactions_survive_every_failure),
+        TEST(a_thread_without_a_pool_keeps_block_heaps_in_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
