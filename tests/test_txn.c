@@ -1111,6 +1111,104 @@ static void random_container_operations_in_random_transactions(void** state)
     }
 }
 
+/* Blocks of every kind nested deeper than the thread's pool of sub_heap
+ * heaps (128): sub heaps below it take pooled heaps, above it heaps in
+ * their frames, with transactions, switch_heap blocks and try/finally
+ * statements between them.  Left normally or by a throw from the bottom,
+ * every destructor and finally block runs once, everything the blocks
+ * made on their own heaps goes, and what each transaction allocated on
+ * keep, a heap older than it, stays (txn.h: not its own memory). */
+define_exception(mixed_bottom, exception_any);
+static int mixed_finally;
+static void mixed_dtor(void* p)
+{
+    (void)p;
+    dtor_count++; /* (count_dtor's trace would overflow) */
+}
+
+static void mixed_nest(int d, bool throw_at_bottom, txc_heap_t* keep)
+{
+    if (d < 0) {
+        if (throw_at_bottom)
+            throw(mixed_bottom, "bottom");
+        return;
+    }
+    switch (d % 4) {
+    case 0:
+        sub_heap {
+            txc_set_destructor(txc_alloc(16), mixed_dtor);
+            mixed_nest(d - 1, throw_at_bottom, keep);
+        }
+        break;
+    case 1:
+        switch_txn(h) {
+            txc_alloc(24);
+            switch_heap(keep) txc_alloc(8); /* not the transaction's own */
+            mixed_nest(d - 1, throw_at_bottom, keep);
+        }
+        break;
+    case 2:
+        switch_heap(keep) sub_heap {
+            txc_alloc(40);
+            mixed_nest(d - 1, throw_at_bottom, keep);
+        }
+        break;
+    default:
+        try {
+            sub_heap mixed_nest(d - 1, throw_at_bottom, keep);
+        } finally {
+            mixed_finally++;
+        }
+    }
+}
+
+static int mixed_levels(int kind, int depth)
+{
+    int n = 0;
+    for (int d = 0; d <= depth; d++)
+        n += d % 4 == kind;
+    return n;
+}
+
+static bool mixed_throw_caught(txc_heap_t* keep, int depth)
+{
+    volatile bool caught = false;
+    try {
+        mixed_nest(depth, true, keep);
+    } catch (mixed_bottom, e) {
+        caught = true;
+        txc_free(e);
+    }
+    return caught;
+}
+
+static void blocks_of_every_kind_nested_past_the_pool(void** state)
+{
+    (void)state;
+    enum { DEPTH = 400 };
+    txc_heap_t* root = txc_heap_current();
+    size_t before = stats_of(root).total_allocs;
+    for (int round = 0; round < 2; round++) {
+        txc_heap_t* keep = txc_heap_new();
+        dtor_count = mixed_finally = 0;
+        mixed_nest(DEPTH, false, keep);
+        assert_int_equal(dtor_count, mixed_levels(0, DEPTH));
+        assert_int_equal(mixed_finally, mixed_levels(3, DEPTH));
+        assert_int_equal(stats_of(keep).allocs, mixed_levels(1, DEPTH));
+        txc_free(keep);
+
+        keep = txc_heap_new();
+        dtor_count = mixed_finally = 0;
+        assert_true(mixed_throw_caught(keep, DEPTH));
+        assert_int_equal(dtor_count, mixed_levels(0, DEPTH));
+        assert_int_equal(mixed_finally, mixed_levels(3, DEPTH));
+        assert_int_equal(stats_of(keep).allocs, mixed_levels(1, DEPTH));
+        txc_free(keep);
+        assert_ptr_equal(txc_heap_current(), root);
+        assert_int_equal(stats_of(root).total_allocs, before);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1144,6 +1242,7 @@ int main(void)
         TEST(heap_in_use_cannot_move),
         TEST(container_born_in_parent_is_not_undone_by_child_record),
         TEST(random_container_operations_in_random_transactions),
+        TEST(blocks_of_every_kind_nested_past_the_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,12 @@
  *    txc_on_commit(fn, arg) runs fn(arg) when the outermost enclosing
  *    transaction commits, never if any enclosing one aborts.
  *
+ * The memory a transaction discards is its own: its sub heap, with h and all
+ * on it, and the heaps of the blocks entered in it.  A new allocation it
+ * makes on a heap older than itself (by switch_heap to that heap) is kept
+ * whatever the outcome, like a plain write to memory; free it from an abort
+ * hook if it must go too.
+ *
  * Undo steps and abort hooks run in reverse order of the changes, during
  * the unwind, before any memory is freed (sub heaps inside the transaction
  * included).  A nested transaction commits into its parent: its undo steps,
