@@ -224,8 +224,8 @@ TXC__INLINE struct txc__frame_heap* txc__frame_heap_of(txc_heap_t* h)
  * linked into the parent's list: the frame stack finds it.
  *
  * A sub_heap block takes its heap from the thread's pool (struct txc__ctx),
- * which holds them ready: a heap left as it was made (nothing allocated, no
- * destructor) goes back as it is, so entering and leaving such a block is a
+ * which holds them ready: a heap left as it was made (nothing ever allocated,
+ * no destructor) goes back as it is, so entering and leaving such a block is a
  * handful of stores.  A heap that was used is made new again when its block
  * is left (txc__sub_heap_leave_slow).  When the pool is used up, or the
  * parent is the global heap, the block's heap lives in its frame
@@ -253,12 +253,14 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
 }
 
 /* Whether h, the heap of a sub_heap block, goes back to the pool as it is:
- * a pooled heap with nothing allocated on it and no destructor.  (A heap on
- * the global heap, whose statistics need the lock, is never pooled.) */
+ * a pooled heap that nothing ever arrived on (not even an allocation freed
+ * since: its arrival number would stay) and without a destructor.  (A heap
+ * on the global heap, whose statistics need the lock, is never pooled.) */
 TXC__INLINE bool txc__sub_heap_trivial(const txc_heap_t* h)
 {
-    /* (one test for the three pointers) */
-    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor) && !(h->flags & TXC__HF_LOCAL);
+    /* (one test for the four words) */
+    return !((uint64_t)(uintptr_t)h->chunk | (uint64_t)(uintptr_t)h->head | (uint64_t)(uintptr_t)h->self.dtor | h->seq) &&
+           !(h->flags & TXC__HF_LOCAL);
 }
 
 TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
