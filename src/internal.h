@@ -213,6 +213,7 @@ TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end
     struct txc__frame_heap* p = low;
     do {
         p->heap.allocs = 0; /* (the block above it) */
+        p->heap.seq = 0;
         p->hdr.tag = TAG_DEAD;
     } while (++p != top);
     parent->allocs--;

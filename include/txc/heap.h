@@ -224,12 +224,12 @@ TXC__INLINE struct txc__frame_heap* txc__frame_heap_of(txc_heap_t* h)
  * linked into the parent's list: the frame stack finds it.
  *
  * A sub_heap block takes its heap from the thread's pool (struct txc__ctx),
- * which holds them ready: a heap left as it was made (nothing ever allocated,
- * no destructor) goes back as it is, so entering and leaving such a block is a
- * handful of stores.  A heap that was used is made new again when its block
- * is left (txc__sub_heap_leave_slow).  When the pool is used up, or the
- * parent is the global heap, the block's heap lives in its frame
- * (TXC__HF_LOCAL) and takes the slow paths. */
+ * which holds them ready: a heap left with nothing on it and no destructor
+ * goes back as it is (its arrival number reset), so entering and leaving
+ * such a block is a handful of stores.  A heap that holds something is
+ * made new again when its block is left (txc__sub_heap_leave_slow).  When
+ * the pool is used up, or the parent is the global heap, the block's heap
+ * lives in its frame (TXC__HF_LOCAL) and takes the slow paths. */
 TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
@@ -253,14 +253,14 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
 }
 
 /* Whether h, the heap of a sub_heap block, goes back to the pool as it is:
- * a pooled heap that nothing ever arrived on (not even an allocation freed
- * since: its arrival number would stay) and without a destructor.  (A heap
- * on the global heap, whose statistics need the lock, is never pooled.) */
+ * a pooled heap with nothing on it and no destructor.  (Its arrival number
+ * may have moved, if what arrived was freed again: the caller resets it, or
+ * it would grow with every such block.  A heap on the global heap, whose
+ * statistics need the lock, is never pooled.) */
 TXC__INLINE bool txc__sub_heap_trivial(const txc_heap_t* h)
 {
-    /* (one test for the four words) */
-    return !((uint64_t)(uintptr_t)h->chunk | (uint64_t)(uintptr_t)h->head | (uint64_t)(uintptr_t)h->self.dtor | h->seq) &&
-           !(h->flags & TXC__HF_LOCAL);
+    /* (one test for the three pointers) */
+    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor) && !(h->flags & TXC__HF_LOCAL);
 }
 
 TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
@@ -274,6 +274,7 @@ TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
         return;
     }
     s->f.saved->allocs--;
+    h->seq = 0;
     struct txc__frame_heap* p = txc__frame_heap_of(h);
     p->hdr.tag = TXC__TAG_DEAD;
     c->pool_top = p;
