@@ -60,7 +60,7 @@ void exc_thread_init(void)
  * dead (its node is neither a malloc block nor pinned) and hands the block
  * to exc_block_free (through block_free, as every heap block). */
 struct exc_block {
-    struct heap_block hb;
+    struct txc__heap_block hb;
     struct txc__node node;
     struct txc__hdr hdr;
     struct exc_full x;
@@ -139,7 +139,7 @@ static inline __attribute__((always_inline)) void exc_block_put(struct exc_block
     }
 }
 
-void exc_block_free(struct heap_block* hb)
+void exc_block_free(struct txc__heap_block* hb)
 {
     struct exc_block* b = (struct exc_block*)hb;
     size_t msg_size = b->node.size - sizeof b->x;
@@ -556,7 +556,7 @@ void exc_propagate(txc_exception_t* e)
      * phase 2 pops them without looking again if nothing ran meanwhile (a
      * transaction's undo, a destructor of a passing exception) */
     struct txc__frame* top = c->top;
-    struct txc__frame_heap* empty_low;
+    struct txc__heap_block* empty_low;
     struct txc__frame* empty_end = frame_empty_subs_end(top, &empty_low);
     struct txc__frame* f;
     for (f = empty_end; f; f = f->prev) {

@@ -18,8 +18,8 @@
  * longjmps, which skips the cleanups of the frames it already popped.
  *
  * The context is made on first use: the thread's root heap, the pool, its
- * preallocated exception_nomem, and a pthread key whose destructor frees the root heap and
- * the chunk cache when the thread exits.  The thread that calls exit() frees
+ * preallocated exception_nomem, and a pthread key whose destructor frees the
+ * root heap and the chunk cache when the thread exits.  The thread that calls exit() frees
  * its root heap then too, if it is not inside a block.
  */
 #include "internal.h"
@@ -73,7 +73,7 @@ void ctx_init(void)
     /* The pool of sub_heap heaps (the thread's first memory request);
      * without it, blocks keep their heaps in their frames.  Its heaps are
      * made ready as the stack of blocks first reaches them. */
-    c->pool_base = c->pool_top = c->pool_ready = sys_malloc(POOL_HEAPS * sizeof(struct txc__frame_heap));
+    c->pool_base = c->pool_top = c->pool_ready = sys_malloc(POOL_HEAPS * sizeof(struct txc__heap_block));
     txc_heap_t* root = heap_block_new(NULL, HF_ROOT);
     if (!root) {
         fputs("txc: no memory for a thread's root heap\n", stderr);
@@ -94,20 +94,10 @@ TXC_API void txc__init(void)
 
 /* ---- sub_heap ---- */
 
-/* Make h a new heap on parent, in a frame heap: as heap_init, plus the
- * header. */
-static void frame_heap_init(struct txc__frame_heap* p, txc_heap_t* parent, unsigned hflags, uint32_t tag)
-{
-    heap_init(&p->heap, parent, hflags);
-    p->hdr.word = (uint64_t)(uintptr_t)&p->heap.self;
-    p->hdr.size = 0;
-    p->hdr.tag = tag;
-}
-
 /* Open a block's heap on parent (NULL: on no heap), in the block's frame. */
 void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags)
 {
-    frame_heap_init(&s->local, parent, hflags | HF_LOCAL, TAG_LIVE | TF_TRACKED | TF_HEAP | TF_FRAME);
+    heap_block_init(&s->local, parent, hflags | HF_LOCAL, TXC__TAG_FRAME_HEAP);
     s->heap = &s->local.heap;
     if (parent) {
         global_lock(parent);
@@ -141,7 +131,7 @@ void frame_heap_release(struct txc__sub_heap* s)
         parent->allocs--;
         global_unlock(parent);
     }
-    *(volatile uint32_t*)&txc__frame_heap_of(h)->hdr.tag = TAG_DEAD;
+    *(volatile uint32_t*)&txc__heap_block_of(h)->hdr.tag = TAG_DEAD;
 }
 
 txc_heap_t* frame_heap_of(struct txc__frame* f)
@@ -157,10 +147,10 @@ TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = ctx_get();
     txc_heap_t* parent = c->current;
-    struct txc__frame_heap* p = c->pool_top;
+    struct txc__heap_block* p = c->pool_top;
     if (p && p == c->pool_ready && p < c->pool_base + POOL_HEAPS && !(parent->flags & HF_GLOBAL)) {
         /* the stack of blocks is higher than it ever was on this thread */
-        frame_heap_init(p, NULL, HF_BORROW, TAG_DEAD);
+        heap_block_init(p, NULL, HF_BORROW, TAG_DEAD);
         c->pool_ready = p + 1;
         return txc__sub_heap_enter(s);
     }
@@ -172,11 +162,11 @@ TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s)
 }
 
 /* The pool's heap fh is as new (but for its parent, set on entering). */
-static inline void pool_check_new(struct txc__frame_heap* fh)
+static inline void pool_check_new(struct txc__heap_block* fh)
 {
 #ifdef TXC_DEBUG
-    struct txc__frame_heap fresh;
-    frame_heap_init(&fresh, fh->heap.self.heap, HF_BORROW, TAG_DEAD);
+    struct txc__heap_block fresh;
+    heap_block_init(&fresh, fh->heap.self.heap, HF_BORROW, TAG_DEAD);
     fresh.heap.self.ptr = &fh->heap;
     fresh.hdr.word = fh->hdr.word;
     assert(memcmp(&fresh.hdr, &fh->hdr, sizeof fresh.hdr) == 0 && memcmp(&fresh.heap, &fh->heap, sizeof fresh.heap) == 0);
@@ -190,7 +180,7 @@ static inline void pool_check_new(struct txc__frame_heap* fh)
 TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
 {
     txc_heap_t* h = s->heap;
-    struct txc__frame_heap* fh = txc__frame_heap_of(h);
+    struct txc__heap_block* fh = txc__heap_block_of(h);
     struct txc__chunk* c = h->chunk;
     txc_heap_t* p = h->self.heap;
     /* The common case: plain allocations in the one chunk the parent lent. */
@@ -219,7 +209,7 @@ TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
     frame_heap_release(s);
     if (!(h->flags & HF_LOCAL)) {
         /* (blocks entered by destructors meanwhile took the heaps above) */
-        frame_heap_init(fh, NULL, HF_BORROW, TAG_DEAD);
+        heap_block_init(fh, NULL, HF_BORROW, TAG_DEAD);
         txc__ctx.pool_top = fh;
     }
 }
@@ -258,7 +248,7 @@ struct txc__frame* frame_unwind_subs(struct txc__ctx* c)
 {
     struct txc__frame* f = c->top;
     while (f->kind == TXC__F_SUB) {
-        struct txc__frame_heap* low;
+        struct txc__heap_block* low;
         struct txc__frame* end = frame_empty_subs_end(f, &low);
         if (end != f)
             frame_pop_empty_subs(c, end, low);

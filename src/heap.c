@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct heap_block global_block = {
+static struct txc__heap_block global_block = {
     .hdr = {.word = (uint64_t)(uintptr_t)&global_block.heap.self,
             .size = 0,
             .tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_STATIC},
@@ -68,6 +68,14 @@ void heap_init(txc_heap_t* h, txc_heap_t* parent, unsigned hflags)
     h->self.heap = parent;
 }
 
+void heap_block_init(struct txc__heap_block* b, txc_heap_t* parent, unsigned hflags, uint32_t tag)
+{
+    heap_init(&b->heap, parent, hflags);
+    b->hdr.word = (uint64_t)(uintptr_t)&b->heap.self;
+    b->hdr.size = 0;
+    b->hdr.tag = tag;
+}
+
 /* Insert n by its arrival number (it already counts in h's statistics). */
 static void heap_insert_ordered(txc_heap_t* h, struct txc__node* n)
 {
@@ -91,7 +99,7 @@ static void heap_insert_ordered(txc_heap_t* h, struct txc__node* n)
  * ones are kept per thread. */
 #define BLOCK_CACHE 8
 
-static void block_free(struct heap_block* b)
+static void block_free(struct txc__heap_block* b)
 {
     if (b->heap.flags & HF_EXC) { /* exceptions keep their blocks apart */
         exc_block_free(b);
@@ -112,8 +120,8 @@ void block_cache_drain(void)
     exc_cache_drain();
     struct tstate* ts = &txc__ts;
     while (ts->blocks) {
-        struct heap_block* b = ts->blocks;
-        ts->blocks = (struct heap_block*)b->heap.self.next;
+        struct txc__heap_block* b = ts->blocks;
+        ts->blocks = (struct txc__heap_block*)b->heap.self.next;
         free(b);
     }
     ts->nblocks = 0;
@@ -122,19 +130,16 @@ void block_cache_drain(void)
 txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags)
 {
     struct tstate* ts = &txc__ts;
-    struct heap_block* b = ts->blocks;
+    struct txc__heap_block* b = ts->blocks;
     if (b) {
-        ts->blocks = (struct heap_block*)b->heap.self.next;
+        ts->blocks = (struct txc__heap_block*)b->heap.self.next;
         ts->nblocks--;
     } else {
         b = sys_malloc(sizeof *b);
         if (!b)
             return NULL;
     }
-    b->hdr.word = (uint64_t)(uintptr_t)&b->heap.self;
-    b->hdr.size = 0;
-    b->hdr.tag = TAG_LIVE | TF_TRACKED | TF_HEAP | TF_OWNBLOCK;
-    heap_init(&b->heap, NULL, hflags);
+    heap_block_init(b, NULL, hflags, TAG_LIVE | TF_TRACKED | TF_HEAP | TF_OWNBLOCK);
     if (parent) {
         global_lock(parent);
         heap_link(parent, &b->heap.self);
@@ -217,7 +222,7 @@ static void free_alloc(txc_heap_t* h, struct txc__hdr* hd)
         free((struct large*)n);
     } else if (hd->tag & TF_OWNBLOCK) {
         mark_dead(hd);
-        block_free((struct heap_block*)hd);
+        block_free((struct txc__heap_block*)hd);
     } else if (hd->tag & TF_FRAME) {
         mark_dead(hd);
     } else {
@@ -289,7 +294,7 @@ void heap_destroy(txc_heap_t* h)
     }
     heap_clear(h);
     mark_dead(hd);
-    block_free((struct heap_block*)hd);
+    block_free((struct txc__heap_block*)hd);
 }
 
 /* Is h, or a heap below it, used by a running block of this thread? */

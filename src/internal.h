@@ -112,12 +112,6 @@ struct large {
     struct txc__hdr hdr;
 };
 
-/* A heap in its own block: the root heaps, txc_heap_new, exception heaps. */
-struct heap_block {
-    struct txc__hdr hdr;
-    txc_heap_t heap;
-};
-
 /* Per-thread state that the macros never touch. */
 struct tstate {
     struct txc__chunk* cache[CHUNK_CLASSES];
@@ -125,7 +119,7 @@ struct tstate {
     struct exc_full* nomem;  /* preallocated exception_nomem */
     struct txc__node* nodes; /* freed nodes, linked through next */
     unsigned nnodes;
-    struct heap_block* blocks; /* freed heap blocks kept for reuse */
+    struct txc__heap_block* blocks; /* freed heap blocks kept for reuse */
     unsigned nblocks;
 };
 
@@ -190,19 +184,19 @@ HIDDEN struct txc__frame* frame_unwind_subs(struct txc__ctx* c); /* pops the sub
  * held nothing but the block above it.  The context is written once.
  * (TXC__INLINE, as the inline paths of heap.h: GCC 12's UBSan otherwise
  * misreports the context's address in exc_propagate.) */
-TXC__INLINE struct txc__frame* frame_empty_subs_end(struct txc__frame* f, struct txc__frame_heap** low)
+TXC__INLINE struct txc__frame* frame_empty_subs_end(struct txc__frame* f, struct txc__heap_block** low)
 {
     txc_heap_t* h = NULL;
     while (__builtin_expect(f && f->kind == TXC__F_SUB && txc__sub_heap_trivial(((struct txc__sub_heap*)f)->heap), 1)) {
         h = ((struct txc__sub_heap*)f)->heap;
         f = f->prev;
     }
-    *low = h ? txc__frame_heap_of(h) : NULL;
+    *low = h ? txc__heap_block_of(h) : NULL;
     return f;
 }
-TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end, struct txc__frame_heap* low)
+TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end, struct txc__heap_block* low)
 {
-    struct txc__frame_heap* top = c->pool_top;
+    struct txc__heap_block* top = c->pool_top;
     txc_heap_t* parent = low->heap.self.heap;
 #ifdef TXC_DEBUG
     size_t n = 0;
@@ -210,7 +204,7 @@ TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end
         n++;
     assert(n == (size_t)(top - low) && ((struct txc__sub_heap*)c->top)->heap == &top[-1].heap);
 #endif
-    struct txc__frame_heap* p = low;
+    struct txc__heap_block* p = low;
     do {
         p->heap.allocs = 0; /* (the block above it) */
         p->heap.seq = 0;
@@ -248,6 +242,8 @@ static inline void poison(void* p, int byte, size_t n) { (void)p, (void)byte, (v
 
 /* heap.c */
 HIDDEN void heap_init(txc_heap_t* h, txc_heap_t* parent, unsigned hflags);
+/* heap_init, and b's header (the tag given) in front of it */
+HIDDEN void heap_block_init(struct txc__heap_block* b, txc_heap_t* parent, unsigned hflags, uint32_t tag);
 HIDDEN txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags); /* NULL on no memory */
 HIDDEN void block_cache_drain(void);
 HIDDEN void heap_clear(txc_heap_t* h);
@@ -369,7 +365,7 @@ HIDDEN bool exc_is_static(const txc_exception_t* e);
 HIDDEN void exc_backtrace(struct exc_full* x);
 HIDDEN void exc_default_handler(const txc_exception_t* e);
 HIDDEN void exc_thread_init(void);
-HIDDEN void exc_block_free(struct heap_block* hb); /* an exception heap's block (HF_EXC) */
+HIDDEN void exc_block_free(struct txc__heap_block* hb); /* an exception heap's block (HF_EXC) */
 HIDDEN void exc_cache_drain(void);                /* the thread's cached exception blocks */
 HIDDEN bool exc_free_fast(txc_exception_t* e);     /* txc_free(e) in the common case; false: not done */
 HIDDEN __attribute__((noreturn)) void exc_propagate(txc_exception_t* e);

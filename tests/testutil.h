@@ -40,7 +40,7 @@ TXC__INLINE int txc_test_teardown(void** state)
         return -1;
     }
     /* the pool's heaps are back as new */
-    for (struct txc__frame_heap* p = c->pool_base; p && p != c->pool_ready; p++) {
+    for (struct txc__heap_block* p = c->pool_base; p && p != c->pool_ready; p++) {
         const txc_heap_t* h = &p->heap;
         if (p->hdr.tag != TXC__TAG_DEAD || h->bump || h->end || h->chunk || h->head || h->tail || h->seq || h->allocs || h->bytes ||
             h->nchunks || h->flags != TXC__HF_BORROW || h->self.dtor || h->self.ptr != h) {

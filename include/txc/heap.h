@@ -148,9 +148,10 @@ struct txc_heap {
     struct txc__node self;         /* this heap's node in its parent (self.heap = parent) */
 };
 
-/* A heap with the header in front of it, as a block's heap: in the thread's
- * pool of block heaps, or in the block's own frame. */
-struct txc__frame_heap {
+/* A heap with the header in front of it: a heap in a block of its own (the
+ * root heaps, txc_heap_new, exception heaps), and a block's heap, in the
+ * thread's pool or in the block's frame. */
+struct txc__heap_block {
     struct txc__hdr hdr;
     txc_heap_t heap;
 };
@@ -181,7 +182,7 @@ struct txc__ctx {
      * [pool_base, pool_top) in use, [pool_top, pool_ready) ready (every
      * field as a new heap has it but the parent), pool_ready: where the
      * next one would be prepared.  All NULL before the context exists. */
-    struct txc__frame_heap *pool_top, *pool_ready, *pool_base;
+    struct txc__heap_block *pool_top, *pool_ready, *pool_base;
 };
 
 extern TXC_API __thread struct txc__ctx txc__ctx __attribute__((tls_model("initial-exec")));
@@ -200,7 +201,7 @@ struct txc__sub_heap {
     struct txc__frame f;
     txc_heap_t* heap;              /* the block's heap: a pooled one, or &local.heap */
     int once;
-    struct txc__frame_heap local;  /* when the pool cannot serve (and for transactions) */
+    struct txc__heap_block local;  /* when the pool cannot serve (and for transactions) */
 };
 
 struct txc__switch_heap {
@@ -213,10 +214,10 @@ TXC_API void txc__init(void);
 TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s);
 TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s);
 
-/* The frame heap around h. */
-TXC__INLINE struct txc__frame_heap* txc__frame_heap_of(txc_heap_t* h)
+/* The heap block around h. */
+TXC__INLINE struct txc__heap_block* txc__heap_block_of(txc_heap_t* h)
 {
-    return (struct txc__frame_heap*)(void*)((char*)h - offsetof(struct txc__frame_heap, heap));
+    return (struct txc__heap_block*)(void*)((char*)h - offsetof(struct txc__heap_block, heap));
 }
 
 /* A block's heap is an allocation on its parent that cannot move or be freed
@@ -234,7 +235,7 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
     txc_heap_t* parent = c->current;
-    struct txc__frame_heap* p = c->pool_top;
+    struct txc__heap_block* p = c->pool_top;
     /* (pool_ready is NULL until the context exists) */
     if (__builtin_expect(p == c->pool_ready || (parent->flags & TXC__HF_GLOBAL), 0))
         return txc__sub_heap_enter_slow(s);
@@ -275,7 +276,7 @@ TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
     }
     s->f.saved->allocs--;
     h->seq = 0;
-    struct txc__frame_heap* p = txc__frame_heap_of(h);
+    struct txc__heap_block* p = txc__heap_block_of(h);
     p->hdr.tag = TXC__TAG_DEAD;
     c->pool_top = p;
 }
