@@ -16,8 +16,10 @@
  *     handler runs right there, and abort() follows.
  *  3. Pop frames from the top (sub heaps freed, switches restored,
  *     transactions aborted) down to the first try that catches or has a
- *     finally to run, attach the exception to the heap current when that
- *     try was entered (when it catches), and _longjmp into it.
+ *     finally to run -- before each frame, the sub heaps from the pool that
+ *     were entered above it, which have no frames (pool_unwind) --, attach
+ *     the exception to the heap current when that try was entered (when it
+ *     catches), and _longjmp into it.
  *
  * A finally that ran for a passing exception continues the propagation from
  * the try's parent frame when it ends (txc__try_next).
@@ -552,15 +554,10 @@ void exc_propagate(txc_exception_t* e)
      * handler right here, with nothing unwound. */
     struct txc__try* target = NULL;
     bool finally_first = false, txn_seen = false;
-    /* The empty sub heaps on top, the most common frames, are known here:
-     * phase 2 pops them without looking again if nothing ran meanwhile (a
-     * transaction's undo, a destructor of a passing exception) */
-    struct txc__frame* top = c->top;
-    struct txc__heap_block* empty_low;
-    struct txc__frame* empty_end = frame_empty_subs_end(top, &empty_low);
+    /* (the sub heap blocks that have a frame are those past the pool) */
     struct txc__frame* f;
-    for (f = empty_end; f; f = f->prev) {
-        if (f->kind == TXC__F_SUB) /* most frames: nothing to decide */
+    for (f = c->top; f; f = f->prev) {
+        if (f->kind == TXC__F_SUB) /* nothing to decide */
             continue;
         if (f->kind == TXC__F_BARRIER)
             break;
@@ -584,7 +581,6 @@ void exc_propagate(txc_exception_t* e)
                 exc_nest(e, passing);
             else if (!exc_is_static(passing))
                 exc_discard(passing);
-            empty_end = top;
         }
     }
     if (!target && !finally_first) {
@@ -614,13 +610,10 @@ void exc_propagate(txc_exception_t* e)
                 break;
         }
     }
-    if (!txn_seen && empty_end != top)
-        frame_pop_empty_subs(c, empty_end, empty_low);
     struct txc__try* t;
     for (;;) {
         f = c->top;
-        if (f->kind == TXC__F_SUB) /* most frames */
-            f = frame_unwind_subs(c);
+        pool_unwind(c, f);
         if (f->kind != TXC__F_TRY) {
             frame_unwind_one(f);
             continue;

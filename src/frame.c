@@ -11,11 +11,16 @@
  * used it is left); past the pool, and for transactions, the heap object is
  * in the frame.
  *
+ * A sub_heap block whose heap comes from the pool pushes no frame: the pool
+ * is itself a stack, and each of its heaps in use notes the frame that was
+ * on top when its block was entered (self.below).
+ *
  * A block left normally (end, break, continue, return, goto) pops its frame
- * from the cleanup attribute of the macro's local.  An exception pops frames
- * from the top down to the catching try (frame_unwind_subs() for runs of
- * sub heaps, frame_unwind_one() for the others), then
- * longjmps, which skips the cleanups of the frames it already popped.
+ * or its pooled heap from the cleanup attribute of the macro's local.  An
+ * exception unwinds from the top down to the catching try: before each
+ * frame, the pooled heaps entered above it (pool_unwind()), then the frame
+ * itself (frame_unwind_one()); then it longjmps, which skips the cleanups of
+ * the blocks it already left.
  *
  * The context is made on first use: the thread's root heap, the pool, its
  * preallocated exception_nomem, and a pthread key whose destructor frees the
@@ -40,14 +45,16 @@ static void thread_done(void* arg)
     struct txc__ctx* c = &txc__ctx;
     if (!c->root)
         return;
-    if (!c->top) {
+    /* (inside a block, its heaps may still be in use: they are left as they are) */
+    bool idle = !c->top && c->pool_top == c->pool_base;
+    if (idle) {
         c->current = c->root;
         heap_clear(c->root);
         heap_destroy(c->root);
     }
     exc_thread_done();
     chunk_cache_drain();
-    if (!c->top) /* (else heaps of running blocks are in it) */
+    if (idle) /* (else heaps of running blocks are in it) */
         free(c->pool_base);
     c->root = c->current = NULL;
     c->top = NULL;
@@ -114,10 +121,9 @@ void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind)
     c->top = f;
 }
 
-/* Free a block's heap and all it holds (the frame is already popped). */
-void frame_heap_release(struct txc__sub_heap* s)
+/* Free a block's heap h and all it holds (the block is already left). */
+void frame_heap_release(txc_heap_t* h)
 {
-    txc_heap_t* h = s->heap;
     if (h->self.dtor) {
         void (*fn)(void*) = h->self.dtor;
         h->self.dtor = NULL;
@@ -126,7 +132,7 @@ void frame_heap_release(struct txc__sub_heap* s)
     if (h->tail || h->chunk)
         heap_clear(h);
     txc_heap_t* parent = h->self.heap;
-    if (parent) {
+    if (parent && (h->flags & HF_LOCAL)) { /* (a pooled one is not counted there) */
         global_lock(parent);
         parent->allocs--;
         global_unlock(parent);
@@ -161,13 +167,15 @@ TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s)
     return s;
 }
 
-/* The pool's heap fh is as new (but for its parent, set on entering). */
+/* The pool's heap fh is as new (but for its parent, set on entering, and
+ * the frame it was entered above, which no one reads once it is left). */
 static inline void pool_check_new(struct txc__heap_block* fh)
 {
 #ifdef TXC_DEBUG
     struct txc__heap_block fresh;
     heap_block_init(&fresh, fh->heap.self.heap, HF_BORROW, TAG_DEAD);
     fresh.heap.self.ptr = &fh->heap;
+    fresh.heap.self.below = fh->heap.self.below;
     fresh.hdr.word = fh->hdr.word;
     assert(memcmp(&fresh.hdr, &fh->hdr, sizeof fresh.hdr) == 0 && memcmp(&fresh.heap, &fh->heap, sizeof fresh.heap) == 0);
 #else
@@ -175,11 +183,11 @@ static inline void pool_check_new(struct txc__heap_block* fh)
 #endif
 }
 
-/* Leave a sub_heap block whose heap holds something, or is not pooled (the
- * frame is already popped).  A pooled heap goes back new. */
-TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
+/* Free the heap h of a sub_heap block being left, which holds something or
+ * is not pooled (its frame, if it has one, is already popped, and its
+ * parent is current again).  A pooled heap goes back new. */
+void sub_heap_release(txc_heap_t* h)
 {
-    txc_heap_t* h = s->heap;
     struct txc__heap_block* fh = txc__heap_block_of(h);
     struct txc__chunk* c = h->chunk;
     txc_heap_t* p = h->self.heap;
@@ -192,9 +200,10 @@ TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
         poison(from, 0xfe, (size_t)(h->bump - from));
         if (p->chunk == c->outer && p->bump == p->end)
             p->bump = c->keep;
-        p->allocs--;
         *(volatile uint32_t*)&fh->hdr.tag = TAG_DEAD;
-        if (!(h->flags & HF_LOCAL)) {
+        if (h->flags & HF_LOCAL) {
+            p->allocs--;
+        } else {
             /* what a lent chunk changes (the list is empty) */
             h->bump = h->end = NULL;
             h->chunk = NULL;
@@ -206,12 +215,27 @@ TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
         }
         return;
     }
-    frame_heap_release(s);
+    frame_heap_release(h);
     if (!(h->flags & HF_LOCAL)) {
         /* (blocks entered by destructors meanwhile took the heaps above) */
         heap_block_init(fh, NULL, HF_BORROW, TAG_DEAD);
         txc__ctx.pool_top = fh;
     }
+}
+
+/* Leave a sub_heap block whose heap holds something, or is not pooled. */
+TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
+{
+    struct txc__ctx* c = &txc__ctx;
+    txc_heap_t* h = s->heap;
+    if (h->flags & HF_LOCAL) {
+        c->top = s->f.prev;
+        c->current = s->f.saved;
+    } else {
+        assert(h == &c->pool_top[-1].heap);
+        c->current = h->self.heap;
+    }
+    sub_heap_release(h);
 }
 
 /* ---- switch_heap ---- */
@@ -241,22 +265,31 @@ TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s)
 
 /* ---- unwinding ---- */
 
-/* Pop the sub heap frames on top of c's stack and return the first frame of
- * another kind: runs of empty ones (frame_empty_subs_end) all at once, the
- * others by the general path. */
-struct txc__frame* frame_unwind_subs(struct txc__ctx* c)
+/* Leave the pooled sub heap blocks entered while f was the top frame: the
+ * top of the pool.  Most often they hold nothing (txc__heap_bare; the
+ * block above is not counted in a pooled heap's allocs): such runs go back
+ * at once, in one pass down the array; the others one by one. */
+void pool_unwind_slow(struct txc__ctx* c, const struct txc__frame* f)
 {
-    struct txc__frame* f = c->top;
-    while (f->kind == TXC__F_SUB) {
-        struct txc__heap_block* low;
-        struct txc__frame* end = frame_empty_subs_end(f, &low);
-        if (end != f)
-            frame_pop_empty_subs(c, end, low);
-        else
-            txc__sub_heap_leave((struct txc__sub_heap*)f);
-        f = c->top;
+    struct txc__heap_block *const base = c->pool_base, *p = c->pool_top;
+    for (;;) {
+        struct txc__heap_block* top = p;
+        while (p != base && p[-1].heap.self.below == f && txc__heap_bare(&p[-1].heap)) {
+            p--;
+            assert(p->heap.allocs == 0 && !(p->heap.flags & HF_LOCAL));
+            p->heap.seq = 0;
+            p->hdr.tag = TAG_DEAD;
+        }
+        if (p != top) {
+            c->pool_top = p;
+            c->current = p->heap.self.heap;
+        }
+        if (p == base || p[-1].heap.self.below != f)
+            return;
+        c->current = p[-1].heap.self.heap;
+        sub_heap_release(&p[-1].heap);
+        p = c->pool_top;
     }
-    return f;
 }
 
 void frame_unwind_one(struct txc__frame* f)

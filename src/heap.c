@@ -300,9 +300,14 @@ void heap_destroy(txc_heap_t* h)
 /* Is h, or a heap below it, used by a running block of this thread? */
 bool heap_in_use(const txc_heap_t* h)
 {
-    if (heap_within(txc__ctx.current, h))
+    struct txc__ctx* c = &txc__ctx;
+    if (heap_within(c->current, h))
         return true;
-    for (struct txc__frame* f = txc__ctx.top; f; f = f->prev) {
+    /* (The heaps of the pooled sub_heap blocks, which have no frames, need
+     * no look of their own: each is the parent of the next block entered,
+     * or the heap the next frame saved, or current, and those are within
+     * it.) */
+    for (struct txc__frame* f = c->top; f; f = f->prev) {
         txc_heap_t* in = f->kind == TXC__F_SWITCH ? ((struct txc__switch_heap*)f)->heap : frame_heap_of(f);
         if ((in && heap_within(in, h)) || heap_within(f->saved, h))
             return true;
@@ -576,6 +581,15 @@ TXC_API txc_heap_t* txc_heap_of(const void* p)
     return hdr_owner(check_ptr(p, "txc_heap_of"));
 }
 
+/* The heaps of this thread's pooled sub_heap blocks that are on h. */
+static size_t pooled_on(const txc_heap_t* h)
+{
+    size_t n = 0;
+    for (const struct txc__heap_block* p = txc__ctx.pool_base; p != txc__ctx.pool_top; p++)
+        n += p->heap.self.heap == h;
+    return n;
+}
+
 static void stats_add(const txc_heap_t* h, size_t* allocs, size_t* bytes)
 {
     *allocs += h->allocs;
@@ -583,7 +597,14 @@ static void stats_add(const txc_heap_t* h, size_t* allocs, size_t* bytes)
     for (const struct txc__node* n = h->head; n; n = n->next)
         if (hdr_of(n->ptr)->tag & TF_HEAP)
             stats_add(n->ptr, allocs, bytes);
-    /* the heaps of running blocks are not in h's list */
+    /* the heaps of running blocks are not in h's list (and the pooled ones
+     * not in its allocs field) */
+    for (const struct txc__heap_block* p = txc__ctx.pool_base; p != txc__ctx.pool_top; p++) {
+        if (p->heap.self.heap == h) {
+            ++*allocs;
+            stats_add(&p->heap, allocs, bytes);
+        }
+    }
     for (struct txc__frame* f = txc__ctx.top; f; f = f->prev) {
         txc_heap_t* fh = frame_heap_of(f);
         if (fh && fh->self.heap == h)
@@ -597,7 +618,7 @@ TXC_API void txc_heap_stats(const txc_heap_t* h, txc_heap_stats_t* out)
     if (!out)
         THROW_ARG("txc_heap_stats: NULL output");
     global_lock(hh);
-    out->allocs = h->allocs;
+    out->allocs = h->allocs + pooled_on(h);
     out->bytes = h->bytes;
     out->total_allocs = out->total_bytes = 0;
     stats_add(h, &out->total_allocs, &out->total_bytes);

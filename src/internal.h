@@ -172,52 +172,19 @@ static inline struct txc__ctx* ctx_get(void);
 /* frame.c */
 HIDDEN void ctx_init(void);
 HIDDEN void frame_unwind_one(struct txc__frame* f);
-HIDDEN struct txc__frame* frame_unwind_subs(struct txc__ctx* c); /* pops the sub heaps on top */
-/* An exception usually passes runs of sub heaps that hold nothing
- * (txc__sub_heap_trivial).  frame_empty_subs_end(f, &low): the first frame
- * from f down that is not such a sub heap (NULL at the bottom); low: the
- * pooled heap of the lowest one (NULL if f is not one).
- * frame_pop_empty_subs(c, end, low): pop the frames from the top down to
- * end, all such sub heaps (end below the top).  Their heaps are the pool's
- * from low up (the pool is a stack that follows the blocks, and only sub
- * heaps use it), so they go back new without walking the frames again: each
- * held nothing but the block above it.  The context is written once.
- * (TXC__INLINE, as the inline paths of heap.h: GCC 12's UBSan otherwise
- * misreports the context's address in exc_propagate.) */
-TXC__INLINE struct txc__frame* frame_empty_subs_end(struct txc__frame* f, struct txc__heap_block** low)
+/* Before the unwinder pops frame f (or jumps to it), the pooled sub heap
+ * blocks entered above it are left: most often a run of empty ones, or
+ * none at all. */
+HIDDEN void pool_unwind_slow(struct txc__ctx* c, const struct txc__frame* f);
+static inline void pool_unwind(struct txc__ctx* c, const struct txc__frame* f)
 {
-    txc_heap_t* h = NULL;
-    while (__builtin_expect(f && f->kind == TXC__F_SUB && txc__sub_heap_trivial(((struct txc__sub_heap*)f)->heap), 1)) {
-        h = ((struct txc__sub_heap*)f)->heap;
-        f = f->prev;
-    }
-    *low = h ? txc__heap_block_of(h) : NULL;
-    return f;
-}
-TXC__INLINE void frame_pop_empty_subs(struct txc__ctx* c, struct txc__frame* end, struct txc__heap_block* low)
-{
-    struct txc__heap_block* top = c->pool_top;
-    txc_heap_t* parent = low->heap.self.heap;
-#ifdef TXC_DEBUG
-    size_t n = 0;
-    for (struct txc__frame* f = c->top; f != end; f = f->prev)
-        n++;
-    assert(n == (size_t)(top - low) && ((struct txc__sub_heap*)c->top)->heap == &top[-1].heap);
-#endif
-    struct txc__heap_block* p = low;
-    do {
-        p->heap.allocs = 0; /* (the block above it) */
-        p->heap.seq = 0;
-        p->hdr.tag = TAG_DEAD;
-    } while (++p != top);
-    parent->allocs--;
-    c->pool_top = low;
-    c->top = end;
-    c->current = parent;
+    if (c->pool_top != c->pool_base && c->pool_top[-1].heap.self.below == f)
+        pool_unwind_slow(c, f);
 }
 HIDDEN void frame_push(struct txc__ctx* c, struct txc__frame* f, int kind);
 HIDDEN void frame_heap_open(struct txc__sub_heap* s, txc_heap_t* parent, unsigned hflags); /* in the frame */
-HIDDEN void frame_heap_release(struct txc__sub_heap* s);
+HIDDEN void frame_heap_release(txc_heap_t* h); /* a block's heap, the block left */
+HIDDEN void sub_heap_release(txc_heap_t* h); /* a sub_heap block's, the block left */
 static inline struct txc__ctx* ctx_get(void)
 {
     struct txc__ctx* c = &txc__ctx;
@@ -248,6 +215,19 @@ HIDDEN txc_heap_t* heap_block_new(txc_heap_t* parent, unsigned hflags); /* NULL 
 HIDDEN void block_cache_drain(void);
 HIDDEN void heap_clear(txc_heap_t* h);
 HIDDEN void heap_destroy(txc_heap_t* h); /* clear, unlink from parent, free its block */
+/* h's statistics gain (n = 1) or lose (n = -1) an allocation of size
+ * bytes.  The count is a volatile access so that the two updates stay two:
+ * compilers like to merge them into one 16-byte load and store, and such a
+ * load stalls (the store cannot be forwarded to it) when an 8-byte store to
+ * the count just came before: txc_alloc's inline path makes one, and an
+ * exception caught, or a heap made, on the same heap soon after would
+ * link its node there. */
+static inline void stats_count(txc_heap_t* h, int n, size_t size)
+{
+    *(volatile size_t*)&h->allocs += (size_t)(ptrdiff_t)n;
+    h->bytes += n > 0 ? size : -size;
+}
+
 /* Append n to h's list (it arrives now) / take n out of its owner's list,
  * with the statistics.  Inline: the exception heap of every throw is linked
  * to the catching try's heap and, most often, unlinked again by txc_free. */
@@ -262,8 +242,7 @@ static inline void heap_link(txc_heap_t* h, struct txc__node* n)
     else
         h->head = n;
     h->tail = n;
-    h->allocs++;
-    h->bytes += n->size;
+    stats_count(h, 1, n->size);
 }
 
 static inline void heap_unlink(struct txc__node* n)
@@ -278,8 +257,7 @@ static inline void heap_unlink(struct txc__node* n)
     else
         h->tail = n->prev;
     n->prev = n->next = NULL;
-    h->allocs--;
-    h->bytes -= n->size;
+    stats_count(h, -1, n->size);
 }
 HIDDEN void heap_merge(txc_heap_t* src, txc_heap_t* dst);
 /* What a merge brought, to take it back (heap_unmerge). */

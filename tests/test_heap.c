@@ -1338,6 +1338,67 @@ static void root_heap_is_per_thread_and_freed_at_exit(void** state)
     assert_int_equal(thread_dtor_ran, 2);
 }
 
+/* exit() frees the calling thread's root heap (its destructors run) when
+ * the thread is in no block; inside one, whose heaps the root holds and
+ * whose cleanups exit skips, it leaves the root alone.  Blocks whose heaps
+ * come from the pool push no frame: they count as blocks all the same. */
+static void say_root_freed(void* p)
+{
+    (void)p;
+    static const char msg[] = "root freed\n";
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    (void)r;
+}
+
+static void exit_outside_blocks(void)
+{
+    txc_set_destructor(txc_alloc(8), say_root_freed);
+    exit(0);
+}
+
+static void exit_in_sub_heap(void)
+{
+    txc_set_destructor(txc_alloc(8), say_root_freed);
+    sub_heap {
+        txc_alloc(8);
+        exit(0);
+    }
+}
+
+static void exit_in_nested_sub_heaps(void)
+{
+    txc_set_destructor(txc_alloc(8), say_root_freed);
+    sub_heap {
+        sub_heap exit(0);
+    }
+}
+
+static void exit_in_try(void)
+{
+    txc_set_destructor(txc_alloc(8), say_root_freed);
+    try {
+        exit(0);
+    } catch (exception_any, e) {
+        (void)e;
+    }
+}
+
+static void exit_frees_the_root_heap_only_outside_blocks(void** state)
+{
+    (void)state;
+    struct {
+        void (*fn)(void);
+        bool freed;
+    } cases[] = {{exit_outside_blocks, true}, {exit_in_sub_heap, false}, {exit_in_nested_sub_heaps, false}, {exit_in_try, false}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct death d;
+        run_child(cases[i].fn, &d);
+        assert_true(d.exited); /* (its status is valgrind's when run under it: what is kept is lost) */
+        if (cases[i].freed != (strstr(d.out, "root freed") != NULL))
+            fail_msg("case %zu: expected the root heap %s; stderr:\n%s", i, cases[i].freed ? "freed" : "kept", d.out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1388,6 +1449,7 @@ int main(void)
         TEST(global_heap_discards_on_exception),
         TEST(global_heap_is_thread_safe),
         TEST(root_heap_is_per_thread_and_freed_at_exit),
+        TEST(exit_frees_the_root_heap_only_outside_blocks),
         TEST(non_heaps_and_root_heaps_are_refused),
         TEST(destructor_of_a_sub_heap_runs_when_it_ends),
         TEST(destructor_may_free_its_own_object),

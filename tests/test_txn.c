@@ -914,6 +914,7 @@ static void heap_in_use_cannot_move(void** state)
                         import(x);
                     } catch (exception_arg, e) {
                         caught++;
+                        txc_free(e); /* (caught here, it would join the global heap) */
                     }
                 }
             }

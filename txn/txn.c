@@ -105,6 +105,9 @@ static bool txn_owns(const struct txc__txn* t, const txc_heap_t* h)
 {
     if (heap_within(h, t->sh.heap))
         return true;
+    for (const struct txc__heap_block* p = t->pool_mark; p < txc__ctx.pool_top; p++)
+        if (heap_within(h, &p->heap))
+            return true;
     for (struct txc__frame* f = txc__ctx.top; f && f != &t->sh.f; f = f->prev) {
         txc_heap_t* fh = frame_heap_of(f);
         if (fh && heap_within(h, fh))
@@ -279,6 +282,7 @@ TXC_API struct txc__txn* txc__txn_enter(struct txc__txn* t, int global)
     struct txc__txn* parent = c->txn;
     frame_heap_open(&t->sh, global ? NULL : c->current, global ? HF_INDIVIDUAL : 0);
     frame_push(c, &t->sh.f, TXC__F_TXN);
+    t->pool_mark = c->pool_top;
     t->parent = parent;
     t->outer = parent ? parent->outer : t;
     t->start = __atomic_add_fetch(&txc__txn_clock, 1, __ATOMIC_RELAXED);
@@ -347,7 +351,7 @@ void txn_unwind(struct txc__frame* f)
     c->top = f->prev;
     c->current = f->saved;
     c->txn = t->parent;
-    frame_heap_release(&t->sh);
+    frame_heap_release(t->sh.heap);
     if (!t->parent) {
         if (t->gpending)
             heap_destroy(t->gpending);
@@ -434,7 +438,7 @@ TXC_API void txc__txn_leave(struct txc__txn* t)
                 r->drop(r->arg);
         deferred_run(t->frees);
     }
-    frame_heap_release(&t->sh);
+    frame_heap_release(t->sh.heap);
 
     if (parent) {
         /* Records of objects born inside the parent are final for it: the

@@ -118,8 +118,15 @@ struct txc__chunk;
 
 /* An allocation that needs individual attention (destructor, moved, heap,
  * own malloc block) has a node in its heap's list, in order of arrival. */
+struct txc__frame;
 struct txc__node {
-    struct txc__node *prev, *next;
+    union {
+        struct txc__node* prev;
+        /* the heap of a running sub_heap block from the pool (in no list):
+         * the frame that was on top when the block was entered */
+        struct txc__frame* below;
+    };
+    struct txc__node* next;
     txc_heap_t* heap;              /* owner */
     void (*dtor)(void*);
     void* ptr;                     /* the allocation */
@@ -221,16 +228,22 @@ TXC__INLINE struct txc__heap_block* txc__heap_block_of(txc_heap_t* h)
 }
 
 /* A block's heap is an allocation on its parent that cannot move or be freed
- * while the block runs.  It is counted in the parent's statistics but not
- * linked into the parent's list: the frame stack finds it.
+ * while the block runs.  It is counted in the parent's statistics (a heap
+ * kept in a frame in the parent's allocs field, a pooled one by
+ * txc_heap_stats looking at the pool) but not linked into the parent's
+ * list.
  *
  * A sub_heap block takes its heap from the thread's pool (struct txc__ctx),
  * which holds them ready: a heap left with nothing on it and no destructor
  * goes back as it is (its arrival number reset), so entering and leaving
  * such a block is a handful of stores.  A heap that holds something is
- * made new again when its block is left (txc__sub_heap_leave_slow).  When
- * the pool is used up, or the parent is the global heap, the block's heap
- * lives in its frame (TXC__HF_LOCAL) and takes the slow paths. */
+ * made new again when its block is left (txc__sub_heap_leave_slow).  Such a
+ * block pushes no frame: the pool, a stack that follows the blocks, is its
+ * record.  Each pooled heap notes the frame that was on top when its block
+ * was entered (self.below), which places it among the frames for the
+ * unwinder and for the checks that look for the heaps in use.  When the
+ * pool is used up, or the parent is the global heap, the block's heap lives
+ * in its frame (TXC__HF_LOCAL), which is pushed, and takes the slow paths. */
 TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
@@ -242,12 +255,8 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
     c->pool_top = p + 1;
     p->hdr.tag = TXC__TAG_FRAME_HEAP;
     p->heap.self.heap = parent;
-    parent->allocs++;
+    p->heap.self.below = c->top;
     s->heap = &p->heap;
-    s->f.prev = c->top;
-    s->f.saved = parent;
-    s->f.kind = TXC__F_SUB;
-    c->top = &s->f;
     c->current = &p->heap;
     s->once = 1;
     return s;
@@ -258,23 +267,26 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
  * may have moved, if what arrived was freed again: the caller resets it, or
  * it would grow with every such block.  A heap on the global heap, whose
  * statistics need the lock, is never pooled.) */
+TXC__INLINE bool txc__heap_bare(const txc_heap_t* h)
+{
+    /* nothing on it but heaps of blocks, no destructor (one test for the
+     * three pointers) */
+    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor);
+}
 TXC__INLINE bool txc__sub_heap_trivial(const txc_heap_t* h)
 {
-    /* (one test for the three pointers) */
-    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor) && !(h->flags & TXC__HF_LOCAL);
+    return txc__heap_bare(h) && !(h->flags & TXC__HF_LOCAL);
 }
 
 TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
     txc_heap_t* h = s->heap;
-    c->top = s->f.prev;
-    c->current = s->f.saved;
     if (__builtin_expect(!txc__sub_heap_trivial(h), 0)) {
         txc__sub_heap_leave_slow(s);
         return;
     }
-    s->f.saved->allocs--;
+    c->current = h->self.heap;
     h->seq = 0;
     struct txc__heap_block* p = txc__heap_block_of(h);
     p->hdr.tag = TXC__TAG_DEAD;
@@ -290,6 +302,7 @@ struct txc__txn {
     txc_heap_t* heap;              /* h of sub_heap_txn */
     struct txc__txn* parent;       /* enclosing transaction */
     struct txc__txn* outer;        /* outermost transaction: owns the log memory */
+    struct txc__heap_block* pool_mark; /* the pool's top when it began */
     uint64_t start;                /* the transaction clock when it began */
     void *log, *log_tail;          /* undo records, newest first */
     void *commits, *commits_tail;  /* commit hooks, oldest first */
