@@ -484,6 +484,125 @@ static void empty_sub_heaps_passed_by_a_throw_come_back_new(void** state)
     }
 }
 
+/* A throw passes a run of sub heaps whose heaps come from the pool, one of
+ * which took something, in each of the ways a heap can: that one is freed
+ * with what it holds, the others go back as they are.  (The unwinder skips
+ * looking at heaps the pool knows to hold nothing: each way must tell it.) */
+static int took_dtors;
+static void took_dtor(void* p)
+{
+    (void)p;
+    took_dtors++;
+}
+
+enum {
+    TAKE_CHUNK, TAKE_PLAIN, TAKE_LARGE, TAKE_HEAP, TAKE_OWN_DTOR, TAKE_IMPORT, TAKE_EXCEPTION, TAKE_COMMIT,
+    TAKE_OWN_CHUNK, TAKE_KINDS
+};
+
+static void take_something(int kind, void* outside)
+{
+    switch (kind) {
+    case TAKE_CHUNK: /* a chunk lent by the parent, nothing tracked */
+        txc_alloc(24);
+        break;
+    case TAKE_PLAIN: /* the same and a tracked allocation */
+        txc_set_destructor(txc_alloc(24), took_dtor);
+        break;
+    case TAKE_LARGE: /* no chunk: a block of its own, in the list */
+        txc_set_destructor(txc_alloc(100000), took_dtor);
+        break;
+    case TAKE_HEAP:
+        txc_set_destructor(txc_heap_new(), took_dtor);
+        break;
+    case TAKE_OWN_DTOR: /* nothing on it: its own destructor */
+        txc_set_destructor(txc_heap_current(), took_dtor);
+        break;
+    case TAKE_IMPORT:
+        import(outside);
+        break;
+    case TAKE_EXCEPTION: /* caught here: the exception's heap is on this one */
+        try {
+            throw(my_sub_error, "kept");
+        } catch (my_sub_error, e) {
+            txc_set_destructor(e, took_dtor);
+        }
+        break;
+    case TAKE_COMMIT: /* a transaction's allocation merged into it (no chunk) */
+        switch_txn(t) { txc_set_destructor(txc_alloc(100000), took_dtor); }
+        break;
+    case TAKE_OWN_CHUNK: /* (in a global_heap block: its parent lends none) */
+        txc_set_destructor(txc_alloc(24), took_dtor);
+        break;
+    }
+}
+
+static void throw_through_a_pooled_heap_that_took(int kind, void* outside)
+{
+    if (kind == TAKE_OWN_CHUNK) {
+        global_heap {
+            sub_heap {
+                take_something(kind, outside);
+                sub_heap {
+                    sub_heap throw(my_error, "through");
+                }
+            }
+        }
+    }
+    sub_heap {
+        sub_heap {
+            take_something(kind, outside);
+            sub_heap {
+                sub_heap throw(my_error, "through");
+            }
+        }
+    }
+}
+
+static void throw_frees_what_each_pooled_heap_took(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    for (int kind = 0; kind < TAKE_KINDS; kind++) {
+        sub_heap txc_alloc(1); /* (leaving a used pooled heap lowers the pool's mark) */
+        void* outside = txc_alloc(8);
+        txc_set_destructor(outside, took_dtor);
+        txc_heap_stats_t before = stats_of(root);
+        took_dtors = 0;
+        volatile int caught = 0;
+        try {
+            throw_through_a_pooled_heap_that_took(kind, outside);
+        } catch (my_error, e) {
+            caught = 1;
+            txc_free(e);
+        }
+        assert_int_equal(caught, 1);
+        assert_int_equal(took_dtors, kind != TAKE_CHUNK);
+        /* the same heaps, entered again, are new */
+        sub_heap {
+            sub_heap {
+                txc_heap_stats_t st = stats_of(txc_heap_current());
+                assert_int_equal(st.allocs + st.bytes + st.total_allocs + st.total_bytes, 0);
+            }
+        }
+        txc_heap_stats_t after = stats_of(root);
+        if (kind == TAKE_IMPORT) { /* it went with the heap it was imported into */
+            before.allocs--;
+            before.total_allocs--;
+            before.bytes -= 8;
+            before.total_bytes -= 8;
+        }
+        assert_int_equal(after.allocs, before.allocs);
+        assert_int_equal(after.total_allocs, before.total_allocs);
+        assert_int_equal(after.bytes, before.bytes);
+        assert_int_equal(after.total_bytes, before.total_bytes);
+        if (kind != TAKE_IMPORT) {
+            txc_free(outside);
+            assert_int_equal(took_dtors, 1 + (kind != TAKE_CHUNK));
+        }
+    }
+}
+
 /* Sub heaps opened on the global heap (switch_heap to it) take the locked
  * general path out, also when an exception passes them among empty ones. */
 static void unwinding_sub_heaps_on_the_global_heap(void** state)
@@ -1469,6 +1588,7 @@ int main(void)
         TEST(unwinding_mixes_empty_and_busy_sub_heaps),
         TEST(unwinding_sub_heaps_on_the_global_heap),
         TEST(empty_sub_heaps_passed_by_a_throw_come_back_new),
+        TEST(throw_frees_what_each_pooled_heap_took),
         TEST(unwinding_stops_at_a_finally_between_empty_sub_heaps),
         TEST(nested_try_statements),
         TEST(throw_in_catch_propagates_after_finally),
