@@ -163,7 +163,9 @@ struct txc__heap_block {
     txc_heap_t heap;
 };
 
-/* One frame per running block, linked from the thread's context. */
+/* One frame per running block, linked from the thread's context (but for
+ * the sub_heap blocks whose heaps come from the pool, see
+ * txc__sub_heap_enter). */
 struct txc__frame {
     struct txc__frame* prev;
     txc_heap_t* saved;             /* current heap when the block was entered */
@@ -205,7 +207,7 @@ extern TXC_API __thread struct txc__ctx txc__ctx __attribute__((tls_model("initi
 #endif
 
 struct txc__sub_heap {
-    struct txc__frame f;
+    struct txc__frame f;           /* pushed when the heap is local */
     txc_heap_t* heap;              /* the block's heap: a pooled one, or &local.heap */
     int once;
     struct txc__heap_block local;  /* when the pool cannot serve (and for transactions) */
@@ -262,17 +264,18 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
     return s;
 }
 
+/* Whether h holds nothing but the heaps of running blocks, and has no
+ * destructor (one test for the three pointers). */
+TXC__INLINE bool txc__heap_bare(const txc_heap_t* h)
+{
+    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor);
+}
+
 /* Whether h, the heap of a sub_heap block, goes back to the pool as it is:
  * a pooled heap with nothing on it and no destructor.  (Its arrival number
  * may have moved, if what arrived was freed again: the caller resets it, or
  * it would grow with every such block.  A heap on the global heap, whose
  * statistics need the lock, is never pooled.) */
-TXC__INLINE bool txc__heap_bare(const txc_heap_t* h)
-{
-    /* nothing on it but heaps of blocks, no destructor (one test for the
-     * three pointers) */
-    return !((uintptr_t)h->chunk | (uintptr_t)h->head | (uintptr_t)h->self.dtor);
-}
 TXC__INLINE bool txc__sub_heap_trivial(const txc_heap_t* h)
 {
     return txc__heap_bare(h) && !(h->flags & TXC__HF_LOCAL);
