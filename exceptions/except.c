@@ -554,7 +554,7 @@ void exc_propagate(txc_exception_t* e)
      * handler right here, with nothing unwound. */
     struct txc__try* target = NULL;
     bool finally_first = false, txn_seen = false;
-    /* (the sub heap blocks that have a frame are those past the pool) */
+    /* (the only sub heap blocks with frames are those not from the pool) */
     struct txc__frame* f;
     for (f = c->top; f; f = f->prev) {
         if (f->kind == TXC__F_SUB) /* nothing to decide */

@@ -24,8 +24,8 @@
  *
  * The context is made on first use: the thread's root heap, the pool, its
  * preallocated exception_nomem, and a pthread key whose destructor frees the
- * root heap and the chunk cache when the thread exits.  The thread that calls exit() frees
- * its root heap then too, if it is not inside a block.
+ * root heap and the chunk cache when the thread exits.  The thread that
+ * calls exit() frees its root heap then too, if it is not inside a block.
  */
 #include "internal.h"
 
@@ -184,13 +184,14 @@ static inline void pool_check_new(struct txc__heap_block* fh)
 }
 
 /* Free the heap h of a sub_heap block being left, which holds something or
- * is not pooled (its frame, if it has one, is already popped, and its
- * parent is current again).  A pooled heap goes back new. */
+ * is not pooled (its frame, if it has one, is already popped); its parent
+ * becomes current again.  A pooled heap goes back new. */
 void sub_heap_release(txc_heap_t* h)
 {
     struct txc__heap_block* fh = txc__heap_block_of(h);
     struct txc__chunk* c = h->chunk;
     txc_heap_t* p = h->self.heap;
+    txc__ctx.current = p;
     /* The common case: plain allocations in the one chunk the parent lent. */
     if (c && c->outer && !c->next && !h->tail && !h->self.dtor && __atomic_load_n(&c->refs, __ATOMIC_RELAXED) == 1 && p == c->lender &&
         !(p->flags & HF_GLOBAL)) {
@@ -228,13 +229,10 @@ TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
     txc_heap_t* h = s->heap;
-    if (h->flags & HF_LOCAL) {
-        c->top = s->f.prev;
-        c->current = s->f.saved;
-    } else {
+    if (h->flags & HF_LOCAL)
+        c->top = s->f.prev; /* (f.saved is the heap's parent) */
+    else
         assert(h == &c->pool_top[-1].heap);
-        c->current = h->self.heap;
-    }
     sub_heap_release(h);
 }
 
@@ -286,7 +284,6 @@ void pool_unwind_slow(struct txc__ctx* c, const struct txc__frame* f)
         }
         if (p == base || p[-1].heap.self.below != f)
             return;
-        c->current = p[-1].heap.self.heap;
         sub_heap_release(&p[-1].heap);
         p = c->pool_top;
     }
