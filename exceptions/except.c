@@ -1,11 +1,12 @@
 /*
  * except.c - try, throw and the unwinder.
  *
- * A try statement links its frame, calls _setjmp, then loops over stages:
- * COLLECT (the catch and finally macros register their types and whether
- * there is a finally; no block runs), BODY, then CATCH or FINALLY when an
- * exception arrives (the unwinder sets the stage, with ARRIVED, and jumps
- * back to the _setjmp), then DONE.  Its frame sits on the thread's frame
+ * A try statement links its frame, saves its context (TXC__SETJMP:
+ * __builtin_setjmp, or _setjmp where that is not used), then loops over
+ * stages: COLLECT (the catch and finally macros register their types and
+ * whether there is a finally; no block runs), BODY, then CATCH or FINALLY
+ * when an exception arrives (the unwinder sets the stage, with ARRIVED, and
+ * jumps back to where the context was saved), then DONE.  Its frame sits on the thread's frame
  * stack with the heap frames, so a throw can decide, without jumping, which
  * try will catch:
  *
@@ -19,7 +20,8 @@
  *     finally to run -- before each frame, the sub heaps from the pool that
  *     were entered above it, which have no frames (pool_unwind) --, attach
  *     the exception to the heap current when that try was entered (when it
- *     catches), and _longjmp into it.
+ *     catches), and jump back into it the way it saved its context (its
+ *     frame kind: __builtin_longjmp or _longjmp).
  *
  * A finally that ran for a passing exception continues the propagation from
  * the try's parent frame when it ends (txc__try_next).
@@ -542,7 +544,25 @@ void run_guarded(void (*fn)(void*), void* arg, const char* what)
     c->current = b.f.saved;
 }
 
-void exc_propagate(txc_exception_t* e)
+/* Under AddressSanitizer a jump that skips frames must say so, or their
+ * redzones stay poisoned (its _longjmp interceptor does the same). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TXC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TXC_ASAN 1
+#endif
+#endif
+#ifdef TXC_ASAN
+void __asan_handle_no_return(void);
+#endif
+
+static inline bool frame_is_try(const struct txc__frame* f)
+{
+    return f->kind == TXC__F_TRY || f->kind == TXC__F_TRY_LIBC;
+}
+
+__attribute__((noinline)) void exc_propagate(txc_exception_t* e)
 {
     struct txc__ctx* c = ctx_get();
     if (exc_type_is(e->type, txc_exception_fatal)) /* and any type below it */
@@ -561,7 +581,7 @@ void exc_propagate(txc_exception_t* e)
             continue;
         if (f->kind == TXC__F_BARRIER)
             break;
-        if (f->kind != TXC__F_TRY) {
+        if (!frame_is_try(f)) {
             txn_seen |= f->kind == TXC__F_TXN;
             continue;
         }
@@ -602,7 +622,7 @@ void exc_propagate(txc_exception_t* e)
     for (f = txn_seen ? c->top : NULL; f; f = f->prev) {
         if (f->kind == TXC__F_TXN)
             txn_undo(f);
-        if (f->kind == TXC__F_TRY) {
+        if (frame_is_try(f)) {
             struct txc__try* t = (struct txc__try*)f;
             /* With no finally in the way, phase 1 found where to stop. */
             if (!finally_first ? t == target
@@ -614,7 +634,7 @@ void exc_propagate(txc_exception_t* e)
     for (;;) {
         f = c->top;
         pool_unwind(c, f);
-        if (f->kind != TXC__F_TRY) {
+        if (!frame_is_try(f)) {
             frame_unwind_one(f);
             continue;
         }
@@ -635,6 +655,16 @@ void exc_propagate(txc_exception_t* e)
     }
     t->exc = e;
     c->current = t->f.saved;
+    /* Back into the try's TXC__SETJMP, the way it saved its context.  (A
+     * function that jumps with __builtin_longjmp must not itself contain a
+     * try: this one has none, and is never inlined.) */
+#ifdef TXC_ASAN
+    __asan_handle_no_return(); /* the frames jumped over leave their redzones */
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (LIKELY(t->f.kind == TXC__F_TRY))
+        __builtin_longjmp((void**)(void*)t->jb, 1);
+#endif
     _longjmp(t->jb, 1);
 }
 

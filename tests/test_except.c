@@ -6,6 +6,9 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdint.h>
+
+#include "except_libc.h"
 
 define_exception(my_error, exception_io);
 define_exception(my_sub_error, my_error);
@@ -687,6 +690,168 @@ static void unwinding_stops_at_a_finally_between_empty_sub_heaps(void** state)
     txc_heap_stats_t after = stats_of(root);
     assert_int_equal(after.allocs, before.allocs);
     assert_int_equal(after.total_allocs, before.total_allocs);
+}
+
+/* ---- how a try saves its context ---- */
+
+/* This file's try statements use __builtin_setjmp where <txc/except.h>
+ * says so; except_libc.c's, built with TXC_LIBC_SETJMP, use _setjmp.  The
+ * frame says which, and the unwinder must jump back the same way. */
+static void try_frames_record_how_they_saved_their_context(void** state)
+{
+    (void)state;
+    volatile int kind = 0;
+    try {
+        kind = txc__ctx.top->kind;
+    } catch (exception_any, e) {
+        txc_free(e);
+    }
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && !defined(TXC__TSAN)
+    assert_int_equal(kind, TXC__F_TRY);
+#else
+    assert_int_equal(kind, TXC__F_TRY_LIBC);
+#endif
+    assert_int_equal(libc_try_kind(), TXC__F_TRY_LIBC);
+}
+
+static int freed_here;
+static void count_here(void* p)
+{
+    (void)p;
+    freed_here++;
+}
+
+/* depth sub_heap blocks of this file, each with a counted allocation, then
+ * a throw of type T. */
+static void throw_through_here(int depth, const txc_exception_type_t* T, const char* msg)
+{
+    sub_heap {
+        txc_set_destructor(txc_alloc(8), count_here);
+        if (depth <= 1)
+            throw(T, "%s", msg);
+        throw_through_here(depth - 1, T, msg);
+    }
+}
+
+static void throw_io_here(void* arg) { throw_through_here(4, exception_io, arg); }
+static void throw_other_here(void* arg) { throw_through_here(3, other_error, arg); }
+
+/* A try of this file that lets exception_io through (it catches other_error
+ * only), around a throw of exception_io from except_libc.c. */
+static void io_through_a_try_here(void* arg)
+{
+    int* freed = arg;
+    try {
+        sub_heap { libc_throw_through(3, "io from libc", freed); }
+    } catch (other_error, e) {
+        fail_msg("other_error caught for exception_io");
+    }
+}
+
+static void try_statements_built_either_way_catch_each_others_throws(void** state)
+{
+    (void)state;
+    txc_heap_t* root = txc_heap_current();
+    txc_heap_stats_t before = stats_of(root);
+    char msg[64];
+    int finally_ran = 0;
+
+    /* a try of this file catches what except_libc.c throws through its blocks */
+    int freed = 0;
+    volatile int caught = 0;
+    try {
+        libc_throw_through(5, "from libc", &freed);
+    } catch (exception_io, e) {
+        caught = 1;
+        assert_string_equal(e->message, "from libc");
+        assert_int_equal(freed, 5);
+        assert_ptr_equal(txc_heap_current(), root);
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+
+    /* and the other way */
+    freed_here = 0;
+    assert_int_equal(libc_try_catch_io(throw_io_here, "from here", msg, sizeof msg, &finally_ran), 1);
+    assert_string_equal(msg, "from here");
+    assert_int_equal(freed_here, 4);
+    assert_int_equal(finally_ran, 1);
+    assert_ptr_equal(txc_heap_current(), root);
+
+    /* an exception the _setjmp try does not catch passes its finally on
+     * the way to a try of this file */
+    freed_here = 0;
+    caught = 0;
+    try {
+        libc_try_catch_io(throw_other_here, "other", msg, sizeof msg, &finally_ran);
+        fail_msg("other_error not passed on");
+    } catch (other_error, e) {
+        caught = 1;
+        assert_string_equal(e->message, "other");
+        txc_free(e);
+    }
+    assert_int_equal(caught, 1);
+    assert_int_equal(freed_here, 3);
+    assert_int_equal(finally_ran, 2);
+
+    /* _setjmp try > try of this file that lets it pass > _setjmp code that throws */
+    freed = 0;
+    assert_int_equal(libc_try_catch_io(io_through_a_try_here, &freed, msg, sizeof msg, &finally_ran), 1);
+    assert_string_equal(msg, "io from libc");
+    assert_int_equal(freed, 3);
+    assert_int_equal(finally_ran, 3);
+
+    assert_ptr_equal(txc_heap_current(), root);
+    txc_heap_stats_t after = stats_of(root);
+    assert_int_equal(after.allocs, before.allocs);
+    assert_int_equal(after.total_allocs, before.total_allocs);
+}
+
+/* Work that keeps the callee-saved registers busy, then throws: the try
+ * statement's function must not find its locals where the thrower left its
+ * own values. */
+static __attribute__((noinline)) uint64_t churn_then_throw(uint64_t n)
+{
+    uint64_t a = n, b = n * 3, c = n * 5, d = n * 7, e = n * 11, f = n * 13;
+    for (uint64_t i = 0; i < n; i++) {
+        a = a * 31 + b;
+        b ^= c >> 3;
+        c += d * e;
+        d = (d * 17) ^ f;
+        e += a;
+        f ^= b + c;
+    }
+    if (n & 1)
+        throw(my_error, "%llu", (unsigned long long)(a ^ b ^ c ^ d ^ e ^ f));
+    return a ^ b ^ c ^ d ^ e ^ f;
+}
+
+static void locals_kept_in_registers_survive_a_throw(void** state)
+{
+    (void)state;
+    static volatile uint64_t seed = 0x9e3779b97f4a7c15u;
+    /* set before the try statements and never changed inside them */
+    uint64_t x1 = seed, x2 = x1 * 3 + 1, x3 = x2 ^ (x1 >> 7), x4 = x3 * 5 + x1, x5 = x4 ^ x2, x6 = x5 + x3;
+    uint64_t expect = 0, sum = 0;
+    volatile int caught = 0;
+    for (uint64_t i = 1; i <= 40; i++) {
+        volatile uint64_t got = 0;
+        try {
+            got = churn_then_throw(i);
+        } catch (my_error, e) {
+            caught++;
+            txc_free(e);
+        }
+        sum += (x1 ^ i) + (x2 ^ (i << 1)) + (x3 ^ (i << 2)) + (x4 ^ (i << 3)) + (x5 ^ (i << 4)) + (x6 ^ (i << 5)) + got;
+        expect += (seed ^ i) + ((seed * 3 + 1) ^ (i << 1)) + (((seed * 3 + 1) ^ (seed >> 7)) ^ (i << 2)) +
+                  ((((seed * 3 + 1) ^ (seed >> 7)) * 5 + seed) ^ (i << 3)) +
+                  (((((seed * 3 + 1) ^ (seed >> 7)) * 5 + seed) ^ (seed * 3 + 1)) ^ (i << 4)) +
+                  ((((((seed * 3 + 1) ^ (seed >> 7)) * 5 + seed) ^ (seed * 3 + 1)) + ((seed * 3 + 1) ^ (seed >> 7))) ^
+                   (i << 5)) +
+                  ((i & 1) ? 0 : churn_then_throw(i));
+    }
+    assert_int_equal(caught, 20);
+    assert_true(sum == expect);
 }
 
 static void nested_try_statements(void** state)
@@ -1596,6 +1761,9 @@ int main(void)
         TEST(empty_sub_heaps_passed_by_a_throw_come_back_new),
         TEST(throw_frees_what_each_pooled_heap_took),
         TEST(unwinding_stops_at_a_finally_between_empty_sub_heaps),
+        TEST(try_frames_record_how_they_saved_their_context),
+        TEST(try_statements_built_either_way_catch_each_others_throws),
+        TEST(locals_kept_in_registers_survive_a_throw),
         TEST(nested_try_statements),
         TEST(throw_in_catch_propagates_after_finally),
         TEST(throw_in_finally_takes_passing_as_cause),

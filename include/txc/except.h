@@ -52,16 +52,21 @@
  *    where they were), copied onto the catching try's heap if memory allows
  *    by the time it is caught.
  *  - Each thread has its own try stack; exceptions never cross threads.
+ *  - A throw must not leave a pthread_cleanup_push/pop region: as with
+ *    longjmp, its cleanup handler would not run (and the jump does not tell
+ *    the thread's cancellation machinery that the region is gone).
  *
- * Costs: try without a throw is one _setjmp (no signal mask), about seven
- * stores (the frame linked; one per catch type and one for the state) and one
- * test after the body.  A throw is one exception heap (one block holding the
- * heap, the object and its message, from a per-thread cache: malloc only when
- * the cache is empty or the message is longer than about 400 bytes), one
+ * Costs: try without a throw saves its context with the compiler's
+ * __builtin_setjmp (three stores, no call; see TXC__SETJMP), about seven
+ * stores (the frame linked; one per catch type and one for the state) and
+ * one test after the body.  A throw is one exception heap (one block holding
+ * the heap, the object and its message, from a per-thread cache: malloc only
+ * when the cache is empty or the message is longer than about 400 bytes), one
  * vsnprintf only if the format has a '%' (a string literal without one is
  * the message itself; another string is copied), a walk of the frames and one
- * _longjmp; catching links the exception's heap to the try's, and txc_free of
- * a caught exception holding nothing else gives the block back to the cache.
+ * jump (__builtin_longjmp: two registers loaded and a branch); catching links
+ * the exception's heap to the try's, and txc_free of a caught exception
+ * holding nothing else gives the block back to the cache.
  * A backtrace is taken only for an uncaught exception.
  */
 #ifndef TXC_EXCEPT_H
@@ -158,8 +163,31 @@ struct txc__try {
 TXC_API bool txc__try_next_slow(struct txc__try* t);
 TXC_API __attribute__((noreturn)) void txc__try_left_badly(struct txc__try* t);
 
+/* How a try saves the context its catch resumes in.  GCC and Clang on x86-64
+ * agree on the buffer of __builtin_setjmp (frame pointer, resume address,
+ * stack pointer), so a try uses it there: three stores and no call, and the
+ * compiler itself spills what lives across it.  Elsewhere, under
+ * ThreadSanitizer (which follows jumps through its _setjmp and _longjmp
+ * interceptors), or when TXC_LIBC_SETJMP is defined before <txc.h> is
+ * included, a try calls _setjmp (no signal mask).  Each try's frame kind
+ * says which one it used, and the unwinder jumps back the same way, so
+ * code built either way can be mixed in one program. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TXC__TSAN 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TXC_LIBC_SETJMP) && !defined(__SANITIZE_THREAD__) && \
+    !defined(TXC__TSAN)
+#define TXC__SETJMP(jb) __builtin_setjmp((void**)(void*)(jb))
+#define TXC__F_TRY_HERE TXC__F_TRY
+#else
+#define TXC__SETJMP(jb) _setjmp(jb)
+#define TXC__F_TRY_HERE TXC__F_TRY_LIBC
+#endif
+
 /* A try statement that does not throw runs inline: the frame linked (three
- * stores and the context's top), one _setjmp, the collect pass (a store per
+ * stores and the context's top), one TXC__SETJMP, the collect pass (a store per
  * catch type, one for the state), the body, one test, the frame unlinked. */
 TXC__INLINE void txc__try_enter(struct txc__try* t)
 {
@@ -168,15 +196,15 @@ TXC__INLINE void txc__try_enter(struct txc__try* t)
         txc__init();
     t->f.prev = c->top;
     t->f.saved = c->current;
-    t->f.kind = TXC__F_TRY;
+    t->f.kind = TXC__F_TRY_HERE;
     c->top = &t->f;
 }
 
-/* After the _setjmp.  When it returned 0 the collect pass comes: the result,
+/* After the TXC__SETJMP.  When it returned 0 the collect pass comes: the result,
  * txc__coll, is then 1 + the number of catch types seen so far, carried in
  * a pointer (the one other type the for statement can declare) that lives
  * in a register.  The compiler folds the whole pass to a few stores; being
- * set only after the _setjmp and redefined before each read, it draws no
+ * set only after the TXC__SETJMP and redefined before each read, it draws no
  * -Wclobbered warning.  NULL: a later pass (the unwinder jumped here). */
 static inline struct txc__try* txc__try_start(struct txc__try* t, int jumped)
 {
@@ -269,16 +297,16 @@ TXC_API __attribute__((noreturn, format(printf, 1, 2))) void txc__fatal(const ch
 #define TXC__STR2(x) #x
 #define TXC__STR(x) TXC__STR2(x)
 
-/* The frame is linked and _setjmp called before the loop, which runs a pass
+/* The frame is linked and TXC__SETJMP called before the loop, which runs a pass
  * per stage: first the collect pass (txc__coll set), where the catch and
  * finally macros register themselves, then the body.  An exception that
  * this try statement catches, or must run its finally for, comes back from
- * that _setjmp with the stage set by the unwinder (and ARRIVED): the body is
+ * that TXC__SETJMP with the stage set by the unwinder (and ARRIVED): the body is
  * skipped and the catch and finally macros take over.  The one-pass loops
  * around each block make break and continue end that block. */
 #define TXC_TRY                                                                  \
     for (struct txc__try txc__try __attribute__((cleanup(txc__try_leave))),       \
-         *txc__coll = txc__try_start(&txc__try, _setjmp((txc__try_enter(&txc__try), txc__try.jb))); \
+         *txc__coll = txc__try_start(&txc__try, TXC__SETJMP((txc__try_enter(&txc__try), txc__try.jb))); \
          txc__try_next(&txc__try, txc__coll); txc__coll = NULL)                   \
         if ((txc__try.state & TXC__T_STAGE) == TXC__T_BODY)                       \
             for (int txc__once = 1; txc__once; txc__once = 0)

@@ -172,7 +172,10 @@ struct txc__frame {
     int kind;
 };
 
-enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER };
+/* Frame kinds.  A try's frame is TXC__F_TRY when the try saved its context
+ * with __builtin_setjmp, TXC__F_TRY_LIBC when with _setjmp (see
+ * TXC__SETJMP in <txc/except.h>). */
+enum { TXC__F_SUB = 1, TXC__F_SWITCH, TXC__F_TRY, TXC__F_TXN, TXC__F_BARRIER, TXC__F_TRY_LIBC };
 
 /* Heap flags and header tags the inline paths need (see src/internal.h). */
 #define TXC__HF_GLOBAL 0x2u
