@@ -25,7 +25,10 @@
  * Rules of use:
  *  - Locals changed inside try and read in catch or finally (or after the try
  *    statement, following an exception) must be volatile: setjmp rules.  GCC's
- *    -Wclobbered points at the ones that are not.
+ *    -Wclobbered points at the ones that are not where a try calls _setjmp;
+ *    with __builtin_setjmp (see TXC__SETJMP) GCC keeps such locals right
+ *    and says nothing, but Clang does not keep them: build once with
+ *    -DTXC_LIBC_SETJMP to see the warnings.
  *  - break or continue in a try, catch or finally block ends that block as if
  *    it had run to its end (the finally still runs); it never reaches an
  *    enclosing loop or switch.
