@@ -54,8 +54,8 @@ static void thread_done(void* arg)
     }
     exc_thread_done();
     chunk_cache_drain();
-    if (idle) /* (else heaps of running blocks are in it) */
-        free(c->pool_base);
+    if (idle && c->pool_base) /* (else heaps of running blocks are in it) */
+        free(c->pool_base - 1);
     c->root = c->current = NULL;
     c->top = NULL;
     c->pool_base = c->pool_top = c->pool_ready = NULL;
@@ -80,7 +80,12 @@ void ctx_init(void)
     /* The pool of sub_heap heaps (the thread's first memory request);
      * without it, blocks keep their heaps in their frames.  Its heaps are
      * made ready as the stack of blocks first reaches them. */
-    c->pool_base = c->pool_top = c->pool_ready = sys_malloc(POOL_HEAPS * sizeof(struct txc__heap_block));
+    struct txc__heap_block* pool = sys_malloc((POOL_HEAPS + 1) * sizeof *pool);
+    if (pool) {
+        pool->heap.self.below = POOL_SENTINEL; /* stops pool_unwind_slow */
+        pool++;
+    }
+    c->pool_base = c->pool_top = c->pool_ready = pool;
     txc_heap_t* root = heap_block_new(NULL, HF_ROOT);
     if (!root) {
         fputs("txc: no memory for a thread's root heap\n", stderr);
@@ -167,8 +172,8 @@ TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s)
     return s;
 }
 
-/* The pool's heap fh is as new (but for its parent, set on entering, and
- * the frame it was entered above, which no one reads once it is left). */
+/* The pool's heap fh is as new (but for its parent, the frame it was
+ * entered above and its arrival number, which entering sets). */
 static inline void pool_check_new(struct txc__heap_block* fh)
 {
 #ifdef TXC_DEBUG
@@ -176,6 +181,7 @@ static inline void pool_check_new(struct txc__heap_block* fh)
     heap_block_init(&fresh, fh->heap.self.heap, HF_BORROW, TAG_DEAD);
     fresh.heap.self.ptr = &fh->heap;
     fresh.heap.self.below = fh->heap.self.below;
+    fresh.heap.seq = fh->heap.seq; /* (reset by the next block to take it) */
     fresh.hdr.word = fh->hdr.word;
     assert(memcmp(&fresh.hdr, &fh->hdr, sizeof fresh.hdr) == 0 && memcmp(&fresh.heap, &fh->heap, sizeof fresh.heap) == 0);
 #else
@@ -269,20 +275,19 @@ TXC_API void txc__switch_heap_leave(struct txc__switch_heap* s)
  * at once, in one pass down the array; the others one by one. */
 void pool_unwind_slow(struct txc__ctx* c, const struct txc__frame* f)
 {
-    struct txc__heap_block *const base = c->pool_base, *p = c->pool_top;
+    struct txc__heap_block* p = c->pool_top;
     for (;;) {
         struct txc__heap_block* top = p;
-        while (p != base && p[-1].heap.self.below == f && txc__heap_bare(&p[-1].heap)) {
+        while (p[-1].heap.self.below == f && txc__heap_bare(&p[-1].heap)) { /* (pool_base[-1]: no) */
             p--;
             assert(p->heap.allocs == 0 && !(p->heap.flags & HF_LOCAL));
-            p->heap.seq = 0;
             p->hdr.tag = TAG_DEAD;
         }
         if (p != top) {
             c->pool_top = p;
             c->current = p->heap.self.heap;
         }
-        if (p == base || p[-1].heap.self.below != f)
+        if (p[-1].heap.self.below != f)
             return;
         sub_heap_release(&p[-1].heap);
         p = c->pool_top;

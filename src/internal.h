@@ -176,6 +176,7 @@ HIDDEN void frame_unwind_one(struct txc__frame* f);
  * blocks entered above it are left: most often a run of empty ones, or
  * none at all. */
 HIDDEN void pool_unwind_slow(struct txc__ctx* c, const struct txc__frame* f);
+#define POOL_SENTINEL ((struct txc__frame*)(uintptr_t)1) /* pool_base[-1]'s frame below: no frame */
 static inline void pool_unwind(struct txc__ctx* c, const struct txc__frame* f)
 {
     if (c->pool_top != c->pool_base && c->pool_top[-1].heap.self.below == f)

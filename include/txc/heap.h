@@ -192,8 +192,10 @@ struct txc__ctx {
     void* state;                   /* the rest, owned by the library */
     /* The pool of sub_heap blocks' heaps, a stack that follows the blocks:
      * [pool_base, pool_top) in use, [pool_top, pool_ready) ready (every
-     * field as a new heap has it but the parent), pool_ready: where the
-     * next one would be prepared.  All NULL before the context exists. */
+     * field as a new heap has it but the parent, the frame below and the
+     * arrival number, which entering sets), pool_ready: where the next one
+     * would be prepared.  pool_base[-1] is a sentinel whose frame below is
+     * no frame.  All NULL before the context exists. */
     struct txc__heap_block *pool_top, *pool_ready, *pool_base;
 };
 
@@ -240,7 +242,7 @@ TXC__INLINE struct txc__heap_block* txc__heap_block_of(txc_heap_t* h)
  *
  * A sub_heap block takes its heap from the thread's pool (struct txc__ctx),
  * which holds them ready: a heap left with nothing on it and no destructor
- * goes back as it is (its arrival number reset), so entering and leaving
+ * goes back as it is (entering resets its arrival number), so entering and leaving
  * such a block is a handful of stores.  A heap that holds something is
  * made new again when its block is left (txc__sub_heap_leave_slow).  Such a
  * block pushes no frame: the pool, a stack that follows the blocks, is its
@@ -259,6 +261,7 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
         return txc__sub_heap_enter_slow(s);
     c->pool_top = p + 1;
     p->hdr.tag = TXC__TAG_FRAME_HEAP;
+    p->heap.seq = 0;
     p->heap.self.heap = parent;
     p->heap.self.below = c->top;
     s->heap = &p->heap;
@@ -276,8 +279,8 @@ TXC__INLINE bool txc__heap_bare(const txc_heap_t* h)
 
 /* Whether h, the heap of a sub_heap block, goes back to the pool as it is:
  * a pooled heap with nothing on it and no destructor.  (Its arrival number
- * may have moved, if what arrived was freed again: the caller resets it, or
- * it would grow with every such block.  A heap on the global heap, whose
+ * may have moved, if what arrived was freed again: the next block to take
+ * it resets it.  A heap on the global heap, whose
  * statistics need the lock, is never pooled.) */
 TXC__INLINE bool txc__sub_heap_trivial(const txc_heap_t* h)
 {
@@ -293,7 +296,6 @@ TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
         return;
     }
     c->current = h->self.heap;
-    h->seq = 0;
     struct txc__heap_block* p = txc__heap_block_of(h);
     p->hdr.tag = TXC__TAG_DEAD;
     c->pool_top = p;
