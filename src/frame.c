@@ -168,7 +168,6 @@ TXC_API struct txc__sub_heap* txc__sub_heap_enter_slow(struct txc__sub_heap* s)
     frame_heap_open(s, parent, HF_BORROW);
     frame_push(c, &s->f, TXC__F_SUB);
     c->current = s->heap;
-    s->once = 1;
     return s;
 }
 
@@ -230,15 +229,18 @@ void sub_heap_release(txc_heap_t* h)
     }
 }
 
-/* Leave a sub_heap block whose heap holds something, or is not pooled. */
+/* Leave a sub_heap block whose heap holds something, or is not pooled: the
+ * current heap (s->heap is set only for a heap in the frame). */
 TXC_API void txc__sub_heap_leave_slow(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
-    txc_heap_t* h = s->heap;
-    if (h->flags & HF_LOCAL)
+    txc_heap_t* h = c->current;
+    if (h->flags & HF_LOCAL) {
+        assert(h == s->heap && c->top == &s->f);
         c->top = s->f.prev; /* (f.saved is the heap's parent) */
-    else
+    } else {
         assert(h == &c->pool_top[-1].heap);
+    }
     sub_heap_release(h);
 }
 
@@ -297,8 +299,9 @@ void pool_unwind_slow(struct txc__ctx* c, const struct txc__frame* f)
 void frame_unwind_one(struct txc__frame* f)
 {
     switch (f->kind) {
-    case TXC__F_SUB:
-        txc__sub_heap_leave((struct txc__sub_heap*)f);
+    case TXC__F_SUB: /* (the heap in the frame: pooled ones have none) */
+        txc__ctx.top = f->prev;
+        sub_heap_release(((struct txc__sub_heap*)f)->heap);
         break;
     case TXC__F_SWITCH:
         txc__switch_heap_leave((struct txc__switch_heap*)f);

@@ -213,8 +213,9 @@ extern TXC_API __thread struct txc__ctx txc__ctx __attribute__((tls_model("initi
 
 struct txc__sub_heap {
     struct txc__frame f;           /* pushed when the heap is local */
-    txc_heap_t* heap;              /* the block's heap: a pooled one, or &local.heap */
-    int once;
+    txc_heap_t* heap;              /* &local.heap when the heap is local (a transaction's:
+                                    * its own); unset for a pooled one, which is the current
+                                    * heap when the block is left */
     struct txc__heap_block local;  /* when the pool cannot serve (and for transactions) */
 };
 
@@ -264,9 +265,7 @@ TXC__INLINE struct txc__sub_heap* txc__sub_heap_enter(struct txc__sub_heap* s)
     p->heap.seq = 0;
     p->heap.self.heap = parent;
     p->heap.self.below = c->top;
-    s->heap = &p->heap;
     c->current = &p->heap;
-    s->once = 1;
     return s;
 }
 
@@ -280,8 +279,8 @@ TXC__INLINE bool txc__heap_bare(const txc_heap_t* h)
 /* Whether h, the heap of a sub_heap block, goes back to the pool as it is:
  * a pooled heap with nothing on it and no destructor.  (Its arrival number
  * may have moved, if what arrived was freed again: the next block to take
- * it resets it.  A heap on the global heap, whose
- * statistics need the lock, is never pooled.) */
+ * it resets it.  A heap on the global heap, whose statistics need the
+ * lock, is never pooled.) */
 TXC__INLINE bool txc__sub_heap_trivial(const txc_heap_t* h)
 {
     return txc__heap_bare(h) && !(h->flags & TXC__HF_LOCAL);
@@ -290,7 +289,7 @@ TXC__INLINE bool txc__sub_heap_trivial(const txc_heap_t* h)
 TXC__INLINE void txc__sub_heap_leave(struct txc__sub_heap* s)
 {
     struct txc__ctx* c = &txc__ctx;
-    txc_heap_t* h = s->heap;
+    txc_heap_t* h = c->current; /* the block's: each block inside it restored it when left */
     if (__builtin_expect(!txc__sub_heap_trivial(h), 0)) {
         txc__sub_heap_leave_slow(s);
         return;
@@ -329,11 +328,13 @@ TXC_API void txc__txn_leave(struct txc__txn* t);
 #define TXC__CAT2(a, b) a##b
 #define TXC__CAT(a, b) TXC__CAT2(a, b)
 
-/* sub_heap { ... }: a new heap, current for the block, freed on leaving. */
+/* sub_heap { ... }: a new heap, current for the block, freed on leaving.
+ * The loop runs once: txc__shp (never NULL from the enter) is its only
+ * state, which the compiler keeps out of memory. */
 #define TXC_SUB_HEAP                                                          \
     for (struct txc__sub_heap txc__sh __attribute__((cleanup(txc__sub_heap_leave))), \
-         *txc__shp __attribute__((unused)) = txc__sub_heap_enter(&txc__sh);   \
-         txc__sh.once; txc__sh.once = 0)
+         *txc__shp = txc__sub_heap_enter(&txc__sh);                           \
+         txc__shp; txc__shp = NULL)
 
 /* switch_heap(h) { ... }: h is current for the block.  h must not be NULL
  * (exception_arg).  A heap cannot be freed while a block uses it. */
