@@ -176,6 +176,7 @@ static bool heap_grow(txc_heap_t* h, size_t need);
 /* Lend the free end of p's current chunk to h (which has no chunk). */
 static inline __attribute__((always_inline)) void lend(txc_heap_t* h, txc_heap_t* p)
 {
+    heap_settle(p);
     struct txc__chunk* c = (struct txc__chunk*)p->bump;
     c->next = NULL;
     c->home = h;
@@ -187,9 +188,9 @@ static inline __attribute__((always_inline)) void lend(txc_heap_t* h, txc_heap_t
     c->lender = p;
     c->fill = NULL;
     c->keep = (char*)c;
-    p->bump = p->end;
+    p->bump = p->counted = p->end;
     h->chunk = c;
-    h->bump = (char*)(c + 1);
+    h->bump = h->counted = (char*)(c + 1);
     h->end = p->end;
 }
 
@@ -213,6 +214,7 @@ static bool heap_grow(txc_heap_t* h, size_t need)
         if (r >= 0)
             return r;
     }
+    heap_settle(h);
     if (h->chunk && h->chunk->outer)
         h->chunk->fill = h->bump;
     unsigned k = h->nchunks < CHUNK_CLASSES ? h->nchunks : CHUNK_CLASSES - 1;
@@ -225,7 +227,7 @@ static bool heap_grow(txc_heap_t* h, size_t need)
     c->home = h;
     c->next = h->chunk;
     h->chunk = c;
-    h->bump = (char*)(c + 1);
+    h->bump = h->counted = (char*)(c + 1);
     h->end = (char*)c + c->size;
     h->nchunks++;
     return true;
@@ -330,9 +332,10 @@ TXC_API void* txc_alloc_buffer(size_t min_size, size_t* size_out)
         /* The newest allocation of the chunk: give it the rest of the chunk. */
         size_t room = (size_t)(h->end - (char*)p);
         size = room;
+        heap_settle(h);
         h->bytes += size - min_size;
         hd->size = (uint32_t)size;
-        h->bump = h->end;
+        h->bump = h->counted = h->end;
         poison((char*)p + min_size, 0xa0, size - min_size);
     }
     if (size_out)
@@ -353,8 +356,9 @@ TXC_API void* txc_realloc(void* p, size_t size)
         char* end_old = (char*)p + round_up(old);
         char* end_new = (char*)p + round_up(size);
         if (end_new <= end_old || (end_old == h->bump && end_new <= h->end && hdr_chunk(hd) == h->chunk)) {
+            heap_settle(h);
             if (end_old == h->bump)
-                h->bump = end_new;
+                h->bump = h->counted = end_new;
             h->bytes = h->bytes - old + size;
             hd->size = (uint32_t)size;
             if (size > old)

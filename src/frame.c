@@ -205,13 +205,13 @@ void sub_heap_release(txc_heap_t* h)
         char* from = c->keep == (char*)c ? (char*)(c + 1) : c->keep;
         poison(from, 0xfe, (size_t)(h->bump - from));
         if (p->chunk == c->outer && p->bump == p->end)
-            p->bump = c->keep;
+            p->bump = p->counted = c->keep;
         *(volatile uint32_t*)&fh->hdr.tag = TAG_DEAD;
         if (h->flags & HF_LOCAL) {
             p->allocs--;
         } else {
             /* what a lent chunk changes (the list is empty) */
-            h->bump = h->end = NULL;
+            h->bump = h->end = h->counted = NULL;
             h->chunk = NULL;
             h->seq = 0;
             h->allocs = h->bytes = 0;

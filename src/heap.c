@@ -198,12 +198,13 @@ static void free_alloc(txc_heap_t* h, struct txc__hdr* hd)
 {
     if (!(hd->tag & TF_TRACKED)) {
         size_t size = hd->size;
+        heap_settle(h);
         h->allocs--;
         h->bytes -= size;
         mark_dead(hd);
         poison(hd + 1, 0xfe, size);
         if ((char*)(hd + 1) + round_up(size) == h->bump && hdr_chunk(hd) == h->chunk)
-            h->bump = (char*)hd; /* the newest allocation: take the room back */
+            h->bump = h->counted = (char*)hd; /* the newest allocation: take the room back */
         return;
     }
     struct txc__node* n = hdr_node(hd);
@@ -247,7 +248,7 @@ static void chunk_give_back(struct txc__chunk* c, char* fill)
     txc_heap_t* p = c->lender;
     bool pinned = __atomic_load_n(&c->refs, __ATOMIC_RELAXED) != 1;
     if (p->chunk == c->outer && p->bump == p->end)
-        p->bump = pinned ? fill : c->keep;
+        p->bump = p->counted = pinned ? fill : c->keep;
     if (pinned) {
         __atomic_add_fetch(&c->outer->refs, 1, __ATOMIC_RELAXED);
         chunk_unref(c);
@@ -277,7 +278,7 @@ void heap_clear(txc_heap_t* h)
         c = next;
     }
     h->chunk = NULL;
-    h->bump = h->end = NULL;
+    h->bump = h->end = h->counted = NULL;
     h->nchunks = 0;
     h->allocs = h->bytes = 0;
 }
@@ -582,6 +583,27 @@ TXC_API txc_heap_t* txc_heap_of(const void* p)
 }
 
 /* The heaps of this thread's pooled sub_heap blocks that are on h. */
+/* The allocations the inline bump made since the counts were settled: each
+ * header is followed by its allocation, rounded up, and the next header. */
+size_t heap_pending(const txc_heap_t* h, size_t* bytes)
+{
+    size_t n = 0;
+    const char* b = h->counted;
+    for (; b < h->bump; n++) {
+        const struct txc__hdr* hd = (const struct txc__hdr*)(const void*)b;
+        *bytes += hd->size;
+        b += HDR_SIZE + round_up(hd->size);
+    }
+    assert(b == h->bump);
+    return n;
+}
+
+void heap_settle_slow(txc_heap_t* h)
+{
+    h->allocs += heap_pending(h, &h->bytes);
+    h->counted = h->bump;
+}
+
 static size_t pooled_on(const txc_heap_t* h)
 {
     size_t n = 0;
@@ -592,7 +614,7 @@ static size_t pooled_on(const txc_heap_t* h)
 
 static void stats_add(const txc_heap_t* h, size_t* allocs, size_t* bytes)
 {
-    *allocs += h->allocs;
+    *allocs += h->allocs + heap_pending(h, bytes);
     *bytes += h->bytes;
     for (const struct txc__node* n = h->head; n; n = n->next)
         if (hdr_of(n->ptr)->tag & TF_HEAP)
@@ -618,8 +640,9 @@ TXC_API void txc_heap_stats(const txc_heap_t* h, txc_heap_stats_t* out)
     if (!out)
         THROW_ARG("txc_heap_stats: NULL output");
     global_lock(hh);
-    out->allocs = h->allocs + pooled_on(h);
-    out->bytes = h->bytes;
+    size_t bytes = h->bytes;
+    out->allocs = h->allocs + heap_pending(h, &bytes) + pooled_on(h);
+    out->bytes = bytes;
     out->total_allocs = out->total_bytes = 0;
     stats_add(h, &out->total_allocs, &out->total_bytes);
     global_unlock(hh);
@@ -631,6 +654,7 @@ TXC_API void txc_heap_stats(const txc_heap_t* h, txc_heap_stats_t* out)
  * tracked allocation. */
 void heap_merge(txc_heap_t* src, txc_heap_t* dst)
 {
+    heap_settle(src); /* (its bump pointer goes) */
     uint64_t shift = dst->seq;
     struct txc__chunk* first = src->chunk;
     struct txc__chunk* last = NULL;
@@ -666,7 +690,7 @@ void heap_merge(txc_heap_t* src, txc_heap_t* dst)
     dst->bytes += src->bytes;
     src->head = src->tail = NULL;
     src->chunk = NULL;
-    src->bump = src->end = NULL;
+    src->bump = src->end = src->counted = NULL;
     src->nchunks = 0;
     src->allocs = src->bytes = 0;
     src->seq = 0;
@@ -676,6 +700,7 @@ void heap_merge(txc_heap_t* src, txc_heap_t* dst)
 void merge_mark(struct merge_mark* m, const txc_heap_t* src, txc_heap_t* dst)
 {
     size_t tracked = 0, tracked_bytes = 0;
+    heap_settle((txc_heap_t*)src); /* (what it holds does not change) */
     for (const struct txc__node* n = src->head; n; n = n->next)
         tracked++, tracked_bytes += n->size;
     m->dst = dst;

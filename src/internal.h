@@ -223,6 +223,23 @@ HIDDEN void heap_destroy(txc_heap_t* h); /* clear, unlink from parent, free its 
  * the count just came before: txc_alloc's inline path makes one, and an
  * exception caught, or a heap made, on the same heap soon after would
  * link its node there. */
+/* Count the plain allocations that the bump made since the counts were
+ * last settled (see txc_heap.counted).  The true counts are allocs and
+ * bytes plus one allocation and its header's size per header in [counted,
+ * bump), whatever became of it since: an allocation there that is made
+ * tracked, moved or freed changes the counts by its own amount as anywhere
+ * else.  What would change that walk must settle first: the bump pointer
+ * moving back or to another chunk (the owner then sets counted to it), a
+ * header's size changing, the counts being copied elsewhere. */
+HIDDEN void heap_settle_slow(txc_heap_t* h);
+static inline void heap_settle(txc_heap_t* h)
+{
+    if (h->counted != h->bump)
+        heap_settle_slow(h);
+}
+/* The plain allocations in [counted, bump) and their bytes (*bytes added). */
+HIDDEN size_t heap_pending(const txc_heap_t* h, size_t* bytes);
+
 static inline void stats_count(txc_heap_t* h, int n, size_t size)
 {
     *(volatile size_t*)&h->allocs += (size_t)(ptrdiff_t)n;

@@ -1401,10 +1401,106 @@ static void exit_frees_the_root_heap_only_outside_blocks(void** state)
     }
 }
 
+/* ---- statistics of allocations just made ---- */
+
+/* The inline bump leaves a heap's counts alone; the library adds what it
+ * made when it reads or changes them.  Each operation below acts on
+ * allocations the counts have not seen yet. */
+static void expect_counts(const txc_heap_t* h, size_t allocs, size_t bytes)
+{
+    txc_heap_stats_t s = stats_of(h);
+    assert_int_equal(s.allocs, allocs);
+    assert_int_equal(s.bytes, bytes);
+}
+
+static void noop_dtor(void* p) { (void)p; }
+
+static void statistics_count_the_allocations_just_made(void** state)
+{
+    (void)state;
+    sub_heap {
+        txc_heap_t* h = txc_heap_current();
+        size_t n = 0, bytes = 0;
+        for (size_t i = 1; i <= 50; i++, n++, bytes += i - 1)
+            txc_alloc(i);
+        expect_counts(h, n, bytes);
+        /* many chunks' worth: the bumps of each chunk are counted when the
+         * heap moves on to the next */
+        for (int i = 0; i < 3000; i++, n++, bytes += 100)
+            txc_alloc(100);
+        expect_counts(h, n, bytes);
+        /* freed: one in the middle, then the newest (its room comes back) */
+        void* a = txc_alloc(24);
+        void* b = txc_alloc(40);
+        txc_free(a);
+        expect_counts(h, n + 1, bytes + 40);
+        txc_free(b);
+        expect_counts(h, n, bytes);
+        void* again = txc_alloc(40); /* where b was */
+        assert_ptr_equal(again, b);
+        n++, bytes += 40;
+        /* resized in place: one in the middle shrinks, the newest grows */
+        void* c = txc_alloc(10);
+        void* d = txc_alloc(20);
+        assert_ptr_equal(txc_realloc(c, 5), c);
+        assert_ptr_equal(txc_realloc(d, 100), d);
+        n += 2, bytes += 5 + 100;
+        expect_counts(h, n, bytes);
+        /* the rest of the chunk as a buffer */
+        size_t got = 0;
+        txc_alloc(7);
+        txc_alloc_buffer(16, &got);
+        n += 2, bytes += 7 + got;
+        expect_counts(h, n, bytes);
+        txc_alloc(3); /* (a new chunk) */
+        n++, bytes += 3;
+        /* made tracked by a destructor, freed again while tracked */
+        txc_set_destructor(txc_alloc(12), noop_dtor);
+        void* e = txc_alloc(14);
+        txc_set_destructor(e, noop_dtor);
+        txc_free(e);
+        n++, bytes += 12;
+        expect_counts(h, n, bytes);
+        /* a block lends the tail of h's chunk, and takes it back */
+        txc_alloc(9);
+        n++, bytes += 9;
+        sub_heap {
+            txc_alloc(8);
+            expect_counts(h, n + 1, bytes); /* the running block's heap counts as one */
+            txc_free(txc_alloc(8));
+        }
+        expect_counts(h, n, bytes);
+        /* escape from a block to h, and from h to its parent */
+        sub_heap {
+            txc_alloc(1);
+            escape(txc_alloc(33));
+        }
+        n++, bytes += 33;
+        expect_counts(h, n, bytes);
+        txc_heap_t* parent = txc_heap_parent(h);
+        size_t parent_allocs = stats_of(parent).allocs;
+        void* up = escape(txc_alloc(17));
+        expect_counts(h, n, bytes);
+        assert_int_equal(stats_of(parent).allocs, parent_allocs + 1);
+        txc_free(up);
+        /* a transaction's allocations join h when it commits */
+        switch_txn(t) {
+            txc_alloc(5);
+            txc_alloc(6);
+        }
+        n += 2, bytes += 11;
+        expect_counts(h, n, bytes);
+        txc_heap_stats_t s = stats_of(h);
+        assert_int_equal(s.total_allocs, n);
+        assert_int_equal(s.total_bytes, bytes);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(sub_heap_frees_everything_on_normal_exit),
+        TEST(statistics_count_the_allocations_just_made),
         TEST(sub_heap_break_and_continue_end_the_block),
         TEST(sub_heap_return_frees_every_level),
         TEST(sub_heap_goto_frees),

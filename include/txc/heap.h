@@ -102,6 +102,9 @@ TXC_API void* txc_import(void* p);
  * moved).  NULL removes the destructor.  An exception escaping a destructor
  * is fatal. */
 TXC_API void txc_set_destructor(void* p, void (*fn)(void* p));
+/* Costs one step per tracked allocation on h and below, and one per plain
+ * allocation that the inline bump made since the counts were last settled
+ * (see txc_heap.counted). */
 TXC_API void txc_heap_stats(const txc_heap_t* h, txc_heap_stats_t* out);
 
 /* Escape/import each of a list of allocations.  Refusals are checked for all
@@ -149,7 +152,12 @@ struct txc_heap {
     struct txc__chunk* chunk;      /* current chunk, head of the chunk list */
     struct txc__node *head, *tail; /* tracked allocations, oldest first */
     uint64_t seq;                  /* next arrival number */
+    /* Live allocations directly on the heap and their requested bytes, but
+     * for the plain ones in [counted, bump) of the current chunk: the inline
+     * bump leaves the counts alone, and the library adds those when it
+     * reads or changes the counts or moves the bump pointer (heap_settle). */
     size_t allocs, bytes;
+    char* counted;
     unsigned flags;
     unsigned nchunks;
     struct txc__node self;         /* this heap's node in its parent (self.heap = parent) */
@@ -377,9 +385,7 @@ TXC__INLINE void* txc__bump(txc_heap_t* h, size_t size, size_t need)
     hd->word = (h->seq++ << TXC__SEQ_SHIFT) | (((uintptr_t)b - (uintptr_t)h->chunk) >> 4);
     hd->size = (uint32_t)size;
     hd->tag = TXC__TAG_LIVE;
-    h->allocs++;
-    h->bytes += size;
-    return hd + 1;
+    return hd + 1; /* (counted later: see txc_heap.counted) */
 }
 
 /* The room a size-byte allocation takes on h, header included, if h's chunk
