@@ -7,9 +7,10 @@
  * user could not hoist taken out of the timed loop.  A group is measured in
  * one process: each repetition runs every member once, in rotating order, on
  * a batch calibrated to take about a millisecond; the table gives the best
- * (with -m the median) of the repetitions, in ns per operation, and the
- * ratio txc/peer next to the goal of issue 5.  Best, because the machines
- * this runs on are shared: other work only ever adds time.
+ * (with -m the median) of the repetitions, in ns per operation (best,
+ * because the machines this runs on are shared: other work only ever adds
+ * time), and the ratio txc/peer next to the goal of issue 5: the median of
+ * the ratios within each repetition, where the two ran milliseconds apart.
  *
  * Memory overhead is measured in a forked child per allocator, so that every
  * one starts from the same fresh process: resident memory (smaps_rollup)
@@ -22,6 +23,8 @@
  *   bench_txc -g sub_heap_10  only the figures with a member of that name
  *                             (a substring; "memory" for the memory rows)
  *   bench_txc -D              no "not yet" row for the dict (bench_dict runs)
+ *   bench_txc -v              also each repetition's ns per operation, one
+ *                             line per repetition, on stderr
  *   bench_txc -l              list the members' names
  *   bench_txc -p NAME [-n N]  run one member N times, untimed, for a profiler
  *                             (perf record, valgrind --tool=callgrind)
@@ -745,6 +748,7 @@ static int reps = 11;
 static int best = 1;
 static const char* only; /* -g: run only the groups with a member of that name */
 static int no_dict_row;  /* -D: bench_dict prints the dict figures */
+static int verbose;      /* -v: each repetition's times on stderr */
 static const uint64_t target_ns = 1000000; /* a batch takes about 1 ms */
 
 /* n such that run(n) takes about target_ns (also warms the member up). */
@@ -762,11 +766,17 @@ static long calibrate(run_fn run)
     }
 }
 
-static void measure(const struct group* g, double* out)
+/* out[i]: member i's best (or median) ns per operation.  pair[i], i >= 1:
+ * the median over the repetitions of txc's time divided by member i's in
+ * the same repetition.  The two ran a few milliseconds apart, so a change
+ * of the host's speed between repetitions (this host has a fast and a slow
+ * phase, about 1.5 x apart) moves both sides of each quotient together; the
+ * best-of figures of the two can come from different phases. */
+static void measure(const struct group* g, double* out, double* pair)
 {
     int k = nmembers(g);
     long n[6];
-    double s[6][64];
+    double s[6][64], q[64];
     for (int i = 0; i < k; i++)
         n[i] = g->fixed_n ? g->fixed_n : calibrate(g->m[i].run);
     int r = g->fixed_n ? (reps < 7 ? reps : 7) : reps;
@@ -776,6 +786,24 @@ static void measure(const struct group* g, double* out)
             uint64_t t = g->m[i].run(n[i]);
             s[i][rep] = (double)t / ((double)n[i] * (double)g->per_call);
         }
+    if (verbose) {
+        fprintf(stderr, "%s:", g->figure);
+        for (int i = 0; i < k; i++)
+            fprintf(stderr, " %s", g->m[i].name);
+        fprintf(stderr, "\n");
+    }
+    if (verbose)
+        for (int rep = 0; rep < r; rep++) {
+            for (int i = 0; i < k; i++)
+                fprintf(stderr, " %8.2f", s[i][rep]);
+            fprintf(stderr, "\n");
+        }
+    for (int i = 1; i < k; i++) {
+        for (int rep = 0; rep < r; rep++)
+            q[rep] = s[0][rep] / s[i][rep];
+        qsort(q, (size_t)r, sizeof q[0], cmp_double);
+        pair[i] = q[r / 2];
+    }
     for (int i = 0; i < k; i++) {
         qsort(s[i], (size_t)r, sizeof s[i][0], cmp_double);
         out[i] = best ? s[i][0] : s[i][r / 2];
@@ -796,8 +824,8 @@ static void fmt_ns(char* buf, size_t n, double v)
 
 static void print_group(const struct group* g)
 {
-    double v[6];
-    measure(g, v);
+    double v[6], pair[6];
+    measure(g, v, pair);
     int k = nmembers(g);
     char tx[32], px[32];
     fmt_ns(tx, sizeof tx, v[0]);
@@ -808,7 +836,7 @@ static void print_group(const struct group* g)
         printf("| %s | %s | (no peer built) | | | | |\n", g->figure, tx);
     for (int i = 1; i < k; i++) {
         const struct member* m = &g->m[i];
-        double ratio = v[0] / v[i];
+        double ratio = pair[i];
         fmt_ns(px, sizeof px, v[i]);
         if (m->max_ratio > 0)
             printf("| %s | %s | %s | %s | %.3f | ≤ %g× | %s |\n", g->figure, tx, m->label, px, ratio,
@@ -999,7 +1027,7 @@ static const struct member* find_member(const char* name, long* per_call)
 
 static void usage(void)
 {
-    fputs("usage: bench_txc [-r REPS] [-b | -m] [-g NAME] [-D] | -l | -p NAME [-n N]\n", stderr);
+    fputs("usage: bench_txc [-r REPS] [-b | -m] [-g NAME] [-D] [-v] | -l | -p NAME [-n N]\n", stderr);
     exit(2);
 }
 
@@ -1008,7 +1036,7 @@ int main(int argc, char** argv)
     const char* profile = NULL;
     long pn = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "r:bmlp:n:g:D")) != -1) {
+    while ((opt = getopt(argc, argv, "r:bmlp:n:g:Dv")) != -1) {
         switch (opt) {
         case 'r':
             reps = atoi(optarg);
@@ -1037,6 +1065,9 @@ int main(int argc, char** argv)
             break;
         case 'D':
             no_dict_row = 1;
+            break;
+        case 'v':
+            verbose = 1;
             break;
         default:
             usage();
@@ -1070,7 +1101,8 @@ int main(int argc, char** argv)
     }
     if (!only && !no_dict_row)
         printf("| dict insert/lookup, 1,000,000 keys | not yet | | | | | bench_dict not built |\n");
-    printf("\nns per operation, %s of %d repetitions (the 1,000,000-allocation frees: %s of %d).\n",
+    printf("\nns per operation, %s of %d repetitions (the 1,000,000-allocation frees: %s of %d);\n"
+           "txc/peer, the median over the repetitions of the ratio within each one.\n",
            best ? "best" : "median", reps, best ? "best" : "median", reps < 7 ? reps : 7);
     return 0;
 }
