@@ -766,12 +766,19 @@ static long calibrate(run_fn run)
     }
 }
 
+/* v[at] once v[0..n) is sorted. */
+static double sorted_at(double* v, int n, int at)
+{
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    return v[at];
+}
+
 /* out[i]: member i's best (or median) ns per operation.  pair[i], i >= 1:
  * the median over the repetitions of txc's time divided by member i's in
- * the same repetition.  The two ran a few milliseconds apart, so a change
- * of the host's speed between repetitions (this host has a fast and a slow
- * phase, about 1.5 x apart) moves both sides of each quotient together; the
- * best-of figures of the two can come from different phases. */
+ * the same repetition.  The two ran a few milliseconds apart, in the same
+ * conditions; the best-of figures of the two can come from repetitions in
+ * different conditions (this host changes speed by about 1.5 x from one
+ * moment to the next, and not for every member alike). */
 static void measure(const struct group* g, double* out, double* pair)
 {
     int k = nmembers(g);
@@ -791,23 +798,19 @@ static void measure(const struct group* g, double* out, double* pair)
         for (int i = 0; i < k; i++)
             fprintf(stderr, " %s", g->m[i].name);
         fprintf(stderr, "\n");
-    }
-    if (verbose)
         for (int rep = 0; rep < r; rep++) {
             for (int i = 0; i < k; i++)
                 fprintf(stderr, " %8.2f", s[i][rep]);
             fprintf(stderr, "\n");
         }
+    }
     for (int i = 1; i < k; i++) {
         for (int rep = 0; rep < r; rep++)
             q[rep] = s[0][rep] / s[i][rep];
-        qsort(q, (size_t)r, sizeof q[0], cmp_double);
-        pair[i] = q[r / 2];
+        pair[i] = sorted_at(q, r, r / 2);
     }
-    for (int i = 0; i < k; i++) {
-        qsort(s[i], (size_t)r, sizeof s[i][0], cmp_double);
-        out[i] = best ? s[i][0] : s[i][r / 2];
-    }
+    for (int i = 0; i < k; i++)
+        out[i] = sorted_at(s[i], r, best ? 0 : r / 2);
 }
 
 static void fmt_ns(char* buf, size_t n, double v)
